@@ -1,0 +1,57 @@
+# Two commands do all the set-up (see README.md):
+#   make run    executes the PyTorch image-classification notebook on local Spark
+#   make test   unit tests + every notebook with small CI parameters, each in its environment
+# Both create or refresh the environments they need; nothing is reinstalled when the
+# requirement files have not changed.
+
+PYTHON ?= python3
+ENVS   := .envs
+OUT    ?= output
+PYTEST_ARGS ?=
+
+TORCH_STAMP := $(ENVS)/torch/.installed
+TF_STAMP    := $(ENVS)/tf/.installed
+
+.PHONY: help envs env-torch env-tf run test test-unit lint lab wheel clean
+
+help:
+	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
+	@echo "make test     - unit tests and all notebooks with CI parameters (outputs in $(OUT)/test)"
+	@echo "make lab      - JupyterLab with both kernels (dl-torch, dl-tf)"
+	@echo "make envs     - create/refresh $(ENVS)/torch and $(ENVS)/tf"
+	@echo "make lint     - ruff on the package, tests and notebooks"
+	@echo "make wheel    - build dist/dl_helpers-*.whl for clusters"
+
+envs: env-torch env-tf
+env-torch: $(TORCH_STAMP)
+env-tf: $(TF_STAMP)
+
+$(TORCH_STAMP): requirements-torch.txt requirements-dev.txt pyproject.toml ci/make_env.sh
+	PYTHON=$(PYTHON) bash ci/make_env.sh torch requirements-torch.txt
+
+$(TF_STAMP): requirements-tf.txt requirements-dev.txt pyproject.toml ci/make_env.sh
+	PYTHON=$(PYTHON) bash ci/make_env.sh tf requirements-tf.txt
+
+run: $(TORCH_STAMP)
+	$(ENVS)/torch/bin/python ci/run_notebook.py notebooks/pytorch/image_classification_torch.ipynb \
+		--output-dir $(OUT)/run
+
+test: $(TORCH_STAMP) $(TF_STAMP)
+	$(ENVS)/torch/bin/python -m pytest tests $(PYTEST_ARGS)
+
+test-unit: $(TORCH_STAMP)
+	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)
+
+lint: $(TORCH_STAMP)
+	$(ENVS)/torch/bin/ruff check dl_helpers tests ci benchmark notebooks
+
+lab: $(TORCH_STAMP) $(TF_STAMP)
+	$(ENVS)/torch/bin/pip install -q jupyterlab
+	JUPYTER_PATH=$(CURDIR)/$(ENVS)/torch/share/jupyter:$(CURDIR)/$(ENVS)/tf/share/jupyter \
+		$(ENVS)/torch/bin/jupyter lab --ip 127.0.0.1 notebooks
+
+wheel: $(TORCH_STAMP)
+	$(ENVS)/torch/bin/python -m build --wheel --outdir dist .
+
+clean:
+	rm -rf $(OUT) build dist *.egg-info

@@ -1,0 +1,81 @@
+"""Shared fixtures: a real local SparkSession, the papermill runner, and a process-table check
+that no Triton server outlives the tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ci.run_notebook import run_notebook  # noqa: E402
+
+OUTPUT = Path(os.environ.get("DL_TEST_OUTPUT", ROOT / "output" / "test"))
+TRITON_PROCESS_NAMES = ("tritonserver", "triton_python_backend_stub")
+
+# Tests never reach the internet: every data set and model takes its offline path.
+os.environ.setdefault("DL_HELPERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def triton_processes() -> list[str]:
+    """Triton server / Python-backend stub processes on this machine, as 'pid name' strings."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            name = p.info["name"] or ""
+            cmd = " ".join(p.info["cmdline"] or [])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES):
+            found.append(f"{p.info['pid']} {cmd[:120]}")
+    return found
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A real local SparkSession (2 cores), built by dl_helpers like the notebooks do."""
+    from dl_helpers.spark import build_session
+
+    session = build_session("dl-helpers-tests", master="local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def run_nb():
+    """Run a notebook with papermill in its environment; returns run_notebook's dict."""
+
+    def _run(notebook: str, parameters: dict | None = None, cell_timeout: int = 600):
+        return run_notebook(ROOT / notebook, OUTPUT, parameters, cell_timeout)
+
+    return _run
+
+
+@pytest.fixture
+def no_triton_left():
+    """Fail the test if it leaves a Triton server or stub process behind."""
+    before = set(triton_processes())
+    yield
+    import time
+
+    deadline = time.monotonic() + 30
+    left = set(triton_processes()) - before
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = set(triton_processes()) - before
+    assert not left, f"Triton processes left running: {sorted(left)}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = triton_processes()
+    if left:
+        print(f"\nERROR: Triton processes still running after the tests: {left}", file=sys.stderr)
+        session.exitstatus = 1
