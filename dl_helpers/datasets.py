@@ -208,3 +208,390 @@ def load_mnist(
     return _image_dataset(
         "MNIST", _MNIST_URL, "mnist", MNIST_CLASSES, offline, n_train, n_test
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorFlow / HuggingFace (TF) notebooks: PetFinder-mini (table), flower photos (JPEG files),
+# IMDB reviews (labelled text). Same two paths as above: the real data online, a stand-in
+# with the same schema offline.
+# ---------------------------------------------------------------------------------------------
+
+PETFINDER_URL = "http://storage.googleapis.com/download.tensorflow.org/data/petfinder-mini.zip"
+# petfinder-mini.csv: 11,537 rows; column -> pandas dtype kind ("O" text, "i" integer).
+PETFINDER_COLUMNS: dict[str, str] = {
+    "Type": "O", "Age": "i", "Breed1": "O", "Gender": "O", "Color1": "O", "Color2": "O",
+    "MaturitySize": "O", "FurLength": "O", "Vaccinated": "O", "Sterilized": "O",
+    "Health": "O", "Fee": "i", "Description": "O", "PhotoAmt": "i", "AdoptionSpeed": "i",
+}  # fmt: skip
+PETFINDER_ROWS = 11537
+
+# Category values as they appear in the real file (most frequent first).
+_PET_CATEGORIES: dict[str, list[str]] = {
+    "Type": ["Dog", "Cat"],
+    "Gender": ["Female", "Male", "Mixed"],
+    "Color1": ["Black", "Brown", "Golden", "Cream", "Gray", "White", "Yellow"],
+    "Color2": ["No Color", "White", "Brown", "Cream", "Gray", "Golden", "Yellow"],
+    "MaturitySize": ["Medium", "Small", "Large", "Extra Large"],
+    "FurLength": ["Short", "Medium", "Long"],
+    "Vaccinated": ["No", "Yes", "Not Sure"],
+    "Sterilized": ["No", "Yes", "Not Sure"],
+    "Health": ["Healthy", "Minor Injury", "Serious Injury"],
+}
+_PET_BREEDS = [
+    "Mixed Breed", "Domestic Short Hair", "Domestic Medium Hair", "Tabby", "Domestic Long Hair",
+    "Siamese", "Persian", "Labrador Retriever", "Shih Tzu", "Poodle", "Terrier", "Golden Retriever",
+    "German Shepherd Dog", "Calico", "Oriental Short Hair", "Beagle", "Rottweiler", "Husky",
+]  # fmt: skip
+
+
+@dataclass
+class TableDataset:
+    """A pandas table with where it came from."""
+
+    frame: object  # pandas.DataFrame (pandas is imported lazily)
+    offline: bool
+    source: str
+
+
+def petfinder_standin(n_rows: int = PETFINDER_ROWS, seed: int = 0):
+    """A synthetic table with petfinder-mini.csv's columns, dtypes and category values.
+
+    ``AdoptionSpeed`` (0-4; 4 = not adopted) depends on age, photos, fee, health and
+    sterilisation through a noisy score, so a model has something to learn; about a quarter of
+    the rows are "not adopted", like the real file.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = int(n_rows)
+
+    def pick(values, p_first=0.55):
+        k = len(values)
+        p = np.full(k, (1 - p_first) / (k - 1)) if k > 1 else np.ones(1)
+        p[0] = p_first if k > 1 else 1.0
+        return rng.choice(values, size=n, p=p)
+
+    cols: dict[str, object] = {c: pick(v) for c, v in _PET_CATEGORIES.items()}
+    cols["Type"] = rng.choice(["Dog", "Cat"], size=n, p=[0.54, 0.46])
+    breed_p = np.r_[0.45, 0.2, 0.1, np.full(len(_PET_BREEDS) - 3, 0.25 / (len(_PET_BREEDS) - 3))]
+    cols["Breed1"] = rng.choice(_PET_BREEDS, size=n, p=breed_p)
+    age = np.minimum(rng.gamma(1.0, 10.0, n).astype(np.int64) + 1, 255)
+    fee = np.where(rng.random(n) < 0.8, 0, rng.integers(1, 11, n) * 50).astype(np.int64)
+    photos = rng.poisson(3.5, n).astype(np.int64)
+    score = (
+        -0.04 * age + 0.25 * photos - 0.004 * fee
+        + np.where(cols["Health"] == "Healthy", 0.5, -0.5)
+        + np.where(cols["Sterilized"] == "Yes", -0.6, 0.3)
+        + rng.normal(0, 0.8, n)
+    )  # fmt: skip
+    # Lowest quarter of scores: not adopted (4); the rest spread over speeds 0-3.
+    not_adopted = score < np.quantile(score, 0.27)
+    edges = np.quantile(score[~not_adopted], [0.25, 0.5, 0.75]) if (~not_adopted).any() else []
+    speed = np.where(not_adopted, 4, 3 - np.digitize(score, edges))
+    cols["Age"] = age
+    cols["Fee"] = fee
+    cols["PhotoAmt"] = photos
+    cols["AdoptionSpeed"] = speed.astype(np.int64)
+    cols["Description"] = np.array(
+        [
+            f"{t.lower()} looking for a home, {a} months old"
+            for t, a in zip(cols["Type"], age, strict=True)
+        ],
+        dtype=object,
+    )
+    frame = pd.DataFrame({c: cols[c] for c in PETFINDER_COLUMNS})
+    for c, kind in PETFINDER_COLUMNS.items():
+        frame[c] = frame[c].astype(np.int64 if kind == "i" else object)
+    return frame
+
+
+def _read_petfinder_zip(path: Path):
+    import zipfile
+
+    import pandas as pd
+
+    with zipfile.ZipFile(path) as z:
+        member = next(m for m in z.namelist() if m.endswith("petfinder-mini.csv"))
+        with z.open(member) as f:
+            return pd.read_csv(f)
+
+
+def load_petfinder_mini(
+    offline: bool | None = None, n_rows: int | None = None, seed: int = 0
+) -> TableDataset:
+    """PetFinder-mini (TensorFlow's structured-data tutorial table: pets and adoption speed).
+
+    ``n_rows`` keeps a random sample (``seed``) of that many rows. Offline stand-in:
+    :func:`petfinder_standin`, the same columns, dtypes and category values.
+    """
+    import zipfile
+
+    mode = resolve_offline(offline)
+    if mode is not True:
+        try:
+            dest = data_dir() / "petfinder_mini" / "petfinder-mini.zip"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            frame = _read_petfinder_zip(_download(PETFINDER_URL, dest))
+            if n_rows is not None and n_rows < len(frame):
+                frame = frame.sample(n=n_rows, random_state=seed).reset_index(drop=True)
+            return TableDataset(frame, offline=False, source=PETFINDER_URL)
+        except (OSError, zipfile.BadZipFile, StopIteration) as e:
+            if mode is False:
+                raise
+            reason = f"download failed: {e!r}"
+    else:
+        reason = f"offline requested ({OFFLINE_ENV} or offline=True)"
+    announce_standin(
+        "PetFinder-mini", "a synthetic table with its columns, dtypes and category values", reason
+    )
+    rows = PETFINDER_ROWS if n_rows is None else n_rows
+    return TableDataset(petfinder_standin(rows, seed), True, "dl_helpers.petfinder_standin")
+
+
+FLOWERS_URL = (
+    "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+)
+FLOWER_CLASSES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
+
+
+@dataclass
+class ImageFiles:
+    """JPEG files in class folders (``root/<class>/<name>.jpg``), as the flower photos come."""
+
+    root: Path
+    files: list[Path]
+    labels: np.ndarray
+    class_names: list[str]
+    offline: bool
+    source: str
+
+
+def _safe_extract(tar, dest: Path, members=None) -> None:
+    """Extract a tar without letting member paths escape ``dest``."""
+    dest = dest.resolve()
+    chosen = []
+    for m in members if members is not None else tar.getmembers():
+        target = (dest / m.name).resolve()
+        if not str(target).startswith(str(dest) + os.sep) or m.issym() or m.islnk():
+            continue
+        chosen.append(m)
+    import tarfile
+
+    if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: also refuse device files etc.
+        tar.extractall(dest, members=chosen, filter="data")
+    else:
+        tar.extractall(dest, members=chosen)
+
+
+def _image_files(root: Path, classes: list[str], n: int | None, seed: int):
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        for f in sorted((root / c).glob("*.jpg")):
+            files.append(f)
+            labels.append(i)
+    labels = np.asarray(labels, dtype=np.int64)
+    if n is not None and n < len(files):
+        keep = np.sort(np.random.default_rng(seed).choice(len(files), n, replace=False))
+        files, labels = [files[i] for i in keep], labels[keep]
+    return files, labels
+
+
+def flower_photos_standin(dest: str | os.PathLike, n_images: int = 100, seed: int = 0) -> Path:
+    """Write ``n_images`` JPEGs into ``dest/<flower class>/``, cut from real photos.
+
+    The photos are scikit-learn's two shipped sample images (a Chinese temple and a flower,
+    640x427). Each file is a random crop (40-100% of each side) resized to 320x240 or 240x320,
+    so the files look like the flower photos (JPEG, a few hundred pixels a side) to the
+    decode/resize pipeline. The class folder is assigned round-robin: labels carry no meaning.
+    """
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    photos = [Image.fromarray(im) for im in load_sample_images().images]
+    rng = np.random.default_rng(seed)
+    root = Path(dest)
+    for c in FLOWER_CLASSES:
+        (root / c).mkdir(parents=True, exist_ok=True)
+    for i in range(n_images):
+        im = photos[i % len(photos)]
+        w, h = im.size
+        cw, ch = int(w * rng.uniform(0.4, 1.0)), int(h * rng.uniform(0.4, 1.0))
+        x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        size = (320, 240) if rng.random() < 0.7 else (240, 320)
+        crop = im.crop((x0, y0, x0 + cw, y0 + ch)).resize(size, Image.BILINEAR)
+        cls = FLOWER_CLASSES[i % len(FLOWER_CLASSES)]
+        crop.save(root / cls / f"standin_{i:05d}.jpg", quality=90)
+    return root
+
+
+def load_flower_photos(
+    offline: bool | None = None,
+    n_images: int | None = None,
+    dest: str | os.PathLike | None = None,
+    seed: int = 0,
+) -> ImageFiles:
+    """The TensorFlow flower photos (3,670 JPEGs in 5 class folders), as files on disk.
+
+    Online: downloaded and extracted under the data cache (``DL_HELPERS_DATA_DIR``).
+    ``n_images`` keeps a random sample (``seed``). Offline stand-in: JPEGs cut from
+    scikit-learn's sample photos (:func:`flower_photos_standin`), written under ``dest``
+    (default: the data cache); 100 files unless ``n_images`` says otherwise.
+    """
+    import tarfile
+
+    mode = resolve_offline(offline)
+    if mode is not True:
+        try:
+            base = data_dir()
+            root = base / "flower_photos"
+            if not (root / FLOWER_CLASSES[0]).is_dir():
+                tgz = _download(FLOWERS_URL, base / "flower_photos.tgz", timeout=120)
+                with tarfile.open(tgz) as t:
+                    _safe_extract(t, base)
+            files, labels = _image_files(root, FLOWER_CLASSES, n_images, seed)
+            if not files:
+                raise OSError(f"no JPEG files under {root}")
+            return ImageFiles(root, files, labels, FLOWER_CLASSES, False, FLOWERS_URL)
+        except (OSError, tarfile.TarError) as e:
+            if mode is False:
+                raise
+            reason = f"download failed: {e!r}"
+    else:
+        reason = f"offline requested ({OFFLINE_ENV} or offline=True)"
+    n = 100 if n_images is None else int(n_images)
+    announce_standin(
+        "flower photos", f"{n} JPEG crops of scikit-learn's 2 sample photos, labels meaningless",
+        reason,
+    )  # fmt: skip
+    root = Path(dest) if dest is not None else data_dir() / "flower_photos_standin"
+    if root.exists():  # a stand-in of another size or seed must not mix with this one
+        for old in root.glob("*/standin_*.jpg"):
+            old.unlink()
+    flower_photos_standin(root, n, seed)
+    files, labels = _image_files(root, FLOWER_CLASSES, None, seed)
+    return ImageFiles(root, files, labels, FLOWER_CLASSES, True, "sklearn load_sample_images")
+
+
+IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+IMDB_CLASSES = ["neg", "pos"]
+
+
+@dataclass
+class TextDataset:
+    """Labelled texts (IMDB: 0 = negative, 1 = positive review)."""
+
+    train_texts: list[str]
+    train_labels: np.ndarray
+    test_texts: list[str]
+    test_labels: np.ndarray
+    class_names: list[str]
+    offline: bool
+    source: str
+
+
+_POS_WORDS = [
+    "wonderful", "brilliant", "moving", "superb", "delightful", "gripping", "charming",
+    "excellent", "beautiful", "hilarious", "touching", "masterful", "great", "enjoyable",
+]  # fmt: skip
+_NEG_WORDS = [
+    "boring", "awful", "dull", "terrible", "clumsy", "tedious", "lifeless", "predictable",
+    "painful", "bad", "weak", "forgettable", "annoying", "poor",
+]  # fmt: skip
+_TOPICS = [
+    "the acting", "the plot", "the script", "the soundtrack", "the ending", "the cast",
+    "the direction", "the dialogue", "the photography", "the pacing", "the story", "the lead",
+]  # fmt: skip
+_OPINIONS = [
+    "{topic} was {word}.", "I found {topic} {word}.", "Honestly, {topic} is {word}.",
+    "{topic} felt {word} from start to finish.", "What a {word} film this was.",
+    "Overall a {word} experience.", "My friends thought {topic} was {word} too.",
+]  # fmt: skip
+_NEUTRAL = [
+    "I saw this movie last weekend with my family.", "It runs a little over two hours.",
+    "The film is based on a novel from the seventies.", "It was shot in black and white.",
+    "I rented it on a rainy Sunday.", "The director also made a sequel.",
+    "Most of it takes place in a small town.", "It came out the same year as my favourite film.",
+]  # fmt: skip
+
+
+def imdb_standin(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """``n`` short synthetic movie reviews with balanced labels (1 = positive).
+
+    Each review mixes neutral sentences with opinions; most opinions carry the review's
+    polarity, one in five the opposite one (so single words do not decide the label alone),
+    and ``<br />`` tags appear as in the real reviews.
+    """
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 2).astype(np.int64)
+    rng.shuffle(labels)
+    texts = []
+    for y in labels:
+        sentences = []
+        for _ in range(int(rng.integers(2, 6))):
+            if rng.random() < 0.35:
+                sentences.append(str(rng.choice(_NEUTRAL)))
+                continue
+            positive = bool(y) if rng.random() < 0.8 else not y
+            word = str(rng.choice(_POS_WORDS if positive else _NEG_WORDS))
+            s = str(rng.choice(_OPINIONS)).format(topic=str(rng.choice(_TOPICS)), word=word)
+            sentences.append(s[0].upper() + s[1:])
+        sep = " <br /><br />" if rng.random() < 0.3 else " "
+        texts.append(sep.join(sentences))
+    return texts, labels
+
+
+def _read_imdb_split(root: Path, split: str) -> tuple[list[str], np.ndarray]:
+    texts, labels = [], []
+    for y, c in enumerate(IMDB_CLASSES):
+        for f in sorted((root / split / c).glob("*.txt")):
+            texts.append(f.read_text(encoding="utf-8"))
+            labels.append(y)
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def _take(texts: list[str], labels: np.ndarray, n: int | None, rng) -> tuple[list[str], np.ndarray]:
+    order = rng.permutation(len(texts))
+    if n is not None:
+        order = order[:n]
+    return [texts[i] for i in order], labels[order]
+
+
+def load_imdb_reviews(
+    offline: bool | None = None, n_train: int | None = None, n_test: int | None = None,
+    seed: int = 0,
+) -> TextDataset:  # fmt: skip
+    """The IMDB movie reviews (Maas et al. 2011; 25k train / 25k test, pos/neg), shuffled.
+
+    Online: aclImdb_v1.tar.gz (84 MB), extracted under the data cache without the unlabelled
+    part. Offline stand-in: :func:`imdb_standin` (2,000/1,000 reviews unless sizes are given).
+    """
+    import tarfile
+
+    mode = resolve_offline(offline)
+    rng = np.random.default_rng(seed)
+    if mode is not True:
+        try:
+            base = data_dir()
+            root = base / "aclImdb"
+            if not (root / "test" / "pos").is_dir():
+                tgz = _download(IMDB_URL, base / "aclImdb_v1.tar.gz", timeout=300)
+                with tarfile.open(tgz) as t:
+                    wanted = [m for m in t.getmembers() if "/unsup" not in m.name]
+                    _safe_extract(t, base, wanted)
+            xtr, ytr = _take(*_read_imdb_split(root, "train"), n_train, rng)
+            xte, yte = _take(*_read_imdb_split(root, "test"), n_test, rng)
+            if not xtr or not xte:
+                raise OSError(f"no reviews under {root}")
+            return TextDataset(xtr, ytr, xte, yte, IMDB_CLASSES, False, IMDB_URL)
+        except (OSError, tarfile.TarError) as e:
+            if mode is False:
+                raise
+            reason = f"download failed: {e!r}"
+    else:
+        reason = f"offline requested ({OFFLINE_ENV} or offline=True)"
+    announce_standin("IMDB reviews", "short synthetic movie reviews, labels 0/1", reason)
+    n_tr = 2000 if n_train is None else int(n_train)
+    n_te = 1000 if n_test is None else int(n_test)
+    xtr, ytr = imdb_standin(n_tr, seed)
+    xte, yte = imdb_standin(n_te, seed + 1)
+    return TextDataset(xtr, ytr, xte, yte, IMDB_CLASSES, True, "dl_helpers.imdb_standin")
