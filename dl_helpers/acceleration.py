@@ -1,0 +1,495 @@
+"""Compiling a torch model for inference, with a dynamic batch dimension.
+
+One entry point, :func:`compile_model`, and one question, :func:`available_backends`:
+
+- ``"tensorrt"``: torch-tensorrt on a CUDA GPU (``requirements-gpu-torch.txt``). Never on CPU.
+- ``"onnxruntime"``: export to ONNX (batch dimension left free), run with ONNX Runtime.
+- ``"torch.compile"``: Inductor-generated code (needs a C++ compiler on CPU). Compiling takes
+  tens of seconds per process, so it only pays off for long runs.
+- ``"eager"``: the model as it is (under ``torch.inference_mode``).
+- ``"auto"``: TensorRT where a GPU and torch-tensorrt are there, else :data:`CPU_DEFAULT`.
+
+A backend that is unavailable (not installed, no GPU, no compiler) or fails to compile this
+model falls back to the next one, with a message that says why (``strict=True`` raises
+instead). After compiling, the result is checked against the eager model on the example input
+(``verify=True``); a mismatch also falls back. So the returned callable always computes what
+the eager model computes, and ``.backend`` / ``.fallbacks`` tell what actually runs.
+
+The returned :class:`CompiledModel` is called like the model: torch tensors in (or numpy arrays),
+torch tensors out, with the same structure as the eager output (a tensor, tuple, list or dict of
+tensors). Every output must keep the batch as its first dimension. Use it inside the function a
+``predict_batch_udf`` ``make_predict_fn`` returns, or inside a Triton ``infer_func``: it is built
+once per Python worker / server process, like the model itself.
+
+Which backends pay off on this project's CPU machines is measured by
+``benchmark/acceleration.py``; :data:`CPU_DEFAULT` follows those figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TENSORRT = "tensorrt"
+ONNXRUNTIME = "onnxruntime"
+TORCH_COMPILE = "torch.compile"
+EAGER = "eager"
+AUTO = "auto"
+BACKENDS = (TENSORRT, ONNXRUNTIME, TORCH_COMPILE, EAGER)
+
+# What "auto" picks on CPU. Set from benchmark/acceleration.py's figures on 2-core CPU machines:
+# ONNX Runtime beat eager torch on all three models (image MLP, housing MLP, MiniLM); torch.compile
+# costs 20-60 s of compilation per process, which a Spark task rarely earns back.
+CPU_DEFAULT = ONNXRUNTIME
+# Where a backend cannot be used, the next one in this order is tried.
+_FALLBACK = {
+    TENSORRT: (CPU_DEFAULT, EAGER),
+    ONNXRUNTIME: (EAGER,),
+    TORCH_COMPILE: (EAGER,),
+    EAGER: (),
+}
+
+
+class BackendUnavailable(RuntimeError):
+    """Raised with ``strict=True`` when the requested backend cannot be used."""
+
+
+class AccelerationFallbackWarning(UserWarning):
+    """Issued whenever compile_model uses another backend than the one asked for."""
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    available: bool
+    reason: str  # why not (or what will be used)
+
+    def __str__(self) -> str:
+        state = "available" if self.available else "UNAVAILABLE"
+        return f"{self.name:14s} {state:12s} {self.reason}"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _cxx_compiler() -> str | None:
+    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _resolve_device(device) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device).type
+
+
+def backend_status(backend: str, device: str | None = None) -> BackendStatus:
+    """Whether ``backend`` can run on ``device`` ("cpu"/"cuda"; default: CUDA if present)."""
+    import torch
+
+    dev = _resolve_device(device)
+    if backend == EAGER:
+        return BackendStatus(EAGER, True, f"plain torch {torch.__version__} on {dev}")
+    if backend == TENSORRT:
+        if dev != "cuda":
+            return BackendStatus(TENSORRT, False, "TensorRT needs a CUDA GPU; this runs on CPU")
+        if not torch.cuda.is_available():
+            return BackendStatus(TENSORRT, False, "no CUDA device visible to torch")
+        if not _installed("torch_tensorrt"):
+            return BackendStatus(
+                TENSORRT, False,
+                "torch-tensorrt is not installed (pip install -r requirements-gpu-torch.txt)",
+            )  # fmt: skip
+        return BackendStatus(TENSORRT, True, f"torch-tensorrt on {torch.cuda.get_device_name()}")
+    if backend == ONNXRUNTIME:
+        missing = [m for m in ("onnx", "onnxruntime") if not _installed(m)]
+        if missing:
+            return BackendStatus(ONNXRUNTIME, False, f"not installed: {', '.join(missing)}")
+        import onnxruntime as ort
+
+        providers = ort.get_available_providers()
+        if dev == "cuda" and "CUDAExecutionProvider" not in providers:
+            return BackendStatus(
+                ONNXRUNTIME, False,
+                "onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)",
+            )  # fmt: skip
+        return BackendStatus(ONNXRUNTIME, True, f"onnxruntime {ort.__version__} ({dev})")
+    if backend == TORCH_COMPILE:
+        if not hasattr(torch, "compile"):
+            return BackendStatus(TORCH_COMPILE, False, "this torch has no torch.compile")
+        if dev == "cpu" and _cxx_compiler() is None:
+            return BackendStatus(
+                TORCH_COMPILE, False, "Inductor needs a C++ compiler on CPU (none on PATH)"
+            )
+        return BackendStatus(TORCH_COMPILE, True, f"Inductor on {dev} (compiles on first use)")
+    raise ValueError(f"unknown backend {backend!r}: expected one of {BACKENDS + (AUTO,)}")
+
+
+def available_backends(device: str | None = None) -> dict[str, BackendStatus]:
+    """Every backend with whether it can run here and why not, e.g. for a notebook to print."""
+    return {b: backend_status(b, device) for b in BACKENDS}
+
+
+def auto_backend(device: str | None = None) -> str:
+    """What ``backend="auto"`` means on ``device``."""
+    dev = _resolve_device(device)
+    if dev == "cuda" and backend_status(TENSORRT, dev).available:
+        return TENSORRT
+    return CPU_DEFAULT if backend_status(CPU_DEFAULT, dev).available else EAGER
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled model
+
+
+@dataclass
+class CompiledModel:
+    """A model compiled by :func:`compile_model`; call it like the model."""
+
+    fn: Callable[..., Any]
+    backend: str  # what runs
+    requested: str  # what was asked for
+    device: str
+    fallbacks: list[str] = field(default_factory=list)  # one message per backend given up
+    compile_seconds: float = 0.0
+    max_abs_diff: float | None = None  # versus eager on the example input (verify=True)
+    input_dtypes: tuple = ()  # torch dtypes of the example inputs
+
+    def __call__(self, *inputs):
+        import numpy as np
+
+        # numpy arrays (what predict_batch_udf hands over) take the example's dtype, so a
+        # float64 column feeds a float32 model.
+        cast = []
+        for i, x in enumerate(inputs):
+            if isinstance(x, np.ndarray) and i < len(self.input_dtypes):
+                x = _to_tensor(x, "cpu").to(self.input_dtypes[i])
+            cast.append(x)
+        return self.fn(*cast)
+
+    def describe(self) -> str:
+        s = f"{self.backend} on {self.device} (asked: {self.requested}"
+        s += f"; compiled in {self.compile_seconds:.1f} s"
+        if self.max_abs_diff is not None:
+            s += f"; max |diff| vs eager {self.max_abs_diff:.2e}"
+        return s + ")"
+
+    def __repr__(self) -> str:
+        return f"CompiledModel({self.describe()})"
+
+
+def _as_tuple(example_input) -> tuple:
+    return tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+
+
+def _to_tensor(x, device):
+    import numpy as np
+    import torch
+
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    return x.to(device) if isinstance(x, torch.Tensor) else x
+
+
+def _grow_batch(inputs: tuple, n: int) -> tuple:
+    """The example input repeated along dim 0 to ``n`` rows (exporters/compilers see a batch > 1,
+    so they do not specialise the batch dimension to 1)."""
+    import torch
+
+    out = []
+    for x in inputs:
+        reps = -(-n // x.shape[0])
+        out.append(torch.cat([x] * reps)[:n] if reps > 1 else x[:n])
+    return tuple(out)
+
+
+def _max_abs_diff(a, b) -> float:
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    fa, sa = tree_flatten(a)
+    fb, sb = tree_flatten(b)
+    if sa != sb or len(fa) != len(fb):
+        return float("inf")
+    worst = 0.0
+    for x, y in zip(fa, fb):
+        if not isinstance(x, torch.Tensor):
+            continue
+        if x.shape != y.shape:
+            return float("inf")
+        if x.numel():
+            worst = max(worst, (x.float() - y.float().to(x.device)).abs().max().item())
+    return worst
+
+
+def _eager(model, inputs, device, **_) -> Callable:
+    import torch
+
+    def run(*xs):
+        with torch.inference_mode():
+            return model(*(_to_tensor(x, device) for x in xs))
+
+    return run
+
+
+def _export_onnx(model, inputs, path, dynamic_dims, opset):
+    """Export with the batch (and any ``dynamic_dims``) left free in the ONNX graph."""
+    import torch
+
+    in_names = [f"input_{i}" for i in range(len(inputs))]
+    with torch.inference_mode():
+        sample = model(*inputs)
+    from torch.utils._pytree import tree_flatten
+
+    flat_out, spec = tree_flatten(sample)
+    out_names = [f"output_{i}" for i in range(len(flat_out))]
+    axes = {}
+    for i, name in enumerate(in_names):
+        dims = {0: "batch"}
+        for d in (dynamic_dims or {}).get(i, ()):
+            dims[d] = f"{name}_dim{d}"
+        axes[name] = dims
+    for name in out_names:
+        axes[name] = {0: "batch"}
+    with warnings.catch_warnings():
+        # torch >= 2.9 calls the TorchScript-based exporter "legacy"; it needs no onnxscript and
+        # handles the small models here; the torch.export-based one is tried when it is missing.
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                model, inputs, path, dynamo=False, input_names=in_names,
+                output_names=out_names, dynamic_axes=axes, opset_version=opset,
+                do_constant_folding=True,
+            )  # fmt: skip
+        except TypeError:  # a torch without the legacy exporter
+            torch.onnx.export(
+                model, inputs, path, input_names=in_names, output_names=out_names,
+                dynamic_axes=axes, opset_version=opset,
+            )  # fmt: skip
+    return in_names, out_names, spec
+
+
+def _onnxruntime(
+    model, inputs, device, dynamic_dims=None, onnx_path=None, threads=None, opset=17, **_
+) -> Callable:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from torch.utils._pytree import tree_unflatten
+
+    with tempfile.TemporaryDirectory(prefix="dl_helpers_onnx_") as tmp:
+        path = os.fspath(onnx_path) if onnx_path else os.path.join(tmp, "model.onnx")
+        in_names, out_names, spec = _export_onnx(model, inputs, path, dynamic_dims, opset)
+        opts = ort.SessionOptions()
+        # One Spark task = one core (Spark sets OMP_NUM_THREADS = spark.task.cpus, and torch
+        # follows it): ONNX Runtime would otherwise start a thread per core in every task.
+        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            providers.insert(0, "CUDAExecutionProvider")
+        sess = ort.InferenceSession(path, opts, providers=providers)  # reads the file now
+
+    def run(*xs):
+        feed = {}
+        for name, x in zip(in_names, xs):
+            if isinstance(x, torch.Tensor):
+                x = x.detach().cpu().numpy()
+            feed[name] = np.ascontiguousarray(x)
+        outs = sess.run(out_names, feed)
+        tensors = [torch.from_numpy(o) for o in outs]
+        if device == "cuda":
+            tensors = [t.to(device) for t in tensors]
+        return tree_unflatten(tensors, spec)
+
+    return run
+
+
+def _torch_compile(model, inputs, device, dynamic_batch=True, mode=None, **_) -> Callable:
+    import torch
+
+    compiled = torch.compile(model, dynamic=dynamic_batch or None, mode=mode)
+    # Compile now (not in the first Spark batch), on a batch > 1 so the batch stays symbolic.
+    with torch.inference_mode():
+        compiled(*_grow_batch(inputs, max(2, inputs[0].shape[0])))
+
+    def run(*xs):
+        xs = tuple(_to_tensor(x, device) for x in xs)
+        n = xs[0].shape[0]
+        if dynamic_batch and n == 1:
+            # Dynamo specialises size-1 dimensions: a batch of one would trigger a second
+            # compilation (tens of seconds). Run it as a batch of two and keep the first row.
+            from torch.utils._pytree import tree_map
+
+            with torch.inference_mode():
+                out = compiled(*(torch.cat([x, x]) for x in xs))
+            return tree_map(lambda t: t[:1] if isinstance(t, torch.Tensor) else t, out)
+        with torch.inference_mode():
+            return compiled(*xs)
+
+    return run
+
+
+def _tensorrt(
+    model, inputs, device, dynamic_batch=True, max_batch=1024, opt_batch=None,
+    precision=None, **_,
+) -> Callable:  # fmt: skip
+    import torch
+    import torch_tensorrt
+
+    specs = []
+    for x in inputs:
+        shape = list(x.shape)
+        if dynamic_batch:
+            opt = opt_batch or min(max_batch, max(shape[0], 64))
+            specs.append(torch_tensorrt.Input(
+                min_shape=[1] + shape[1:], opt_shape=[opt] + shape[1:],
+                max_shape=[max_batch] + shape[1:], dtype=x.dtype,
+            ))  # fmt: skip
+        else:
+            specs.append(torch_tensorrt.Input(shape=shape, dtype=x.dtype))
+    precisions = {precision or torch.float32}
+    trt = torch_tensorrt.compile(model, ir="dynamo", inputs=specs, enabled_precisions=precisions)
+
+    def run(*xs):
+        with torch.inference_mode():
+            return trt(*(_to_tensor(x, device) for x in xs))
+
+    return run
+
+
+_BUILDERS = {
+    EAGER: _eager,
+    ONNXRUNTIME: _onnxruntime,
+    TORCH_COMPILE: _torch_compile,
+    TENSORRT: _tensorrt,
+}
+
+
+def compile_model(
+    model,
+    example_input,
+    backend: str = AUTO,
+    dynamic_batch: bool = True,
+    *,
+    dynamic_dims: Mapping[int, Sequence[int]] | None = None,
+    device: str | None = None,
+    strict: bool = False,
+    verify: bool = True,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+    quiet: bool = False,
+    **options,
+) -> CompiledModel:
+    """Compile ``model`` for inference; return a :class:`CompiledModel` (call it like the model).
+
+    model: a torch ``nn.Module`` (put in eval mode here).
+    example_input: a tensor, or a tuple of tensors for a model with several inputs, with the
+        batch as dimension 0 (any batch size, also 1).
+    backend: "auto", "tensorrt", "onnxruntime", "torch.compile" or "eager".
+    dynamic_batch: accept any batch size (True) or only the example's (False, TensorRT only).
+    dynamic_dims: more free dimensions per input index, e.g. ``{0: [1], 1: [1]}`` for token ids
+        and attention mask padded per batch to different lengths (ONNX Runtime; TensorRT and
+        torch.compile handle them from the traced shapes).
+    device: "cpu" or "cuda"; default: where the model's parameters are.
+    strict: raise :class:`BackendUnavailable` if the requested backend (for "auto": its first
+        choice) cannot be used, instead of falling back.
+    verify: compare with eager on the example input; beyond ``atol + rtol*|eager|`` fall back.
+    options: per backend: ``onnx_path``, ``threads``, ``opset`` (onnxruntime); ``mode``
+        (torch.compile); ``max_batch``, ``opt_batch``, ``precision`` (tensorrt).
+    """
+    import torch
+
+    if backend != AUTO and backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: expected one of {(AUTO,) + BACKENDS}")
+    model = model.eval()
+    if device is None:
+        param = next(iter(model.parameters()), None)
+        device = param.device.type if param is not None else "cpu"
+    device = _resolve_device(device)
+    inputs = tuple(_to_tensor(x, device) for x in _as_tuple(example_input))
+
+    requested = backend
+    if backend == AUTO:
+        # TensorRT on a GPU, else the CPU default; each falls back like an explicit request.
+        first = TENSORRT if device == "cuda" and _installed("torch_tensorrt") else CPU_DEFAULT
+    else:
+        first = backend
+    candidates = [first, *(_FALLBACK[first])]
+    if EAGER not in candidates:
+        candidates.append(EAGER)
+    fallbacks: list[str] = []
+
+    def give_up(name: str, why: str):
+        msg = f"compile_model: backend {name!r} not used: {why}"
+        if strict and name == first:
+            raise BackendUnavailable(msg)
+        fallbacks.append(msg)
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+        warnings.warn(msg, AccelerationFallbackWarning, stacklevel=3)
+
+    reference = None
+    if verify:
+        with torch.inference_mode():
+            reference = model(*inputs)
+
+    for name in candidates:
+        status = backend_status(name, device)
+        if not status.available:
+            give_up(name, status.reason)
+            continue
+        t0 = time.perf_counter()
+        try:
+            fn = _BUILDERS[name](model, inputs, device, dynamic_batch=dynamic_batch,
+                                 dynamic_dims=dynamic_dims, **options)  # fmt: skip
+            diff = None
+            if verify:
+                out = fn(*inputs)
+                diff = _max_abs_diff(reference, out)
+                scale = _max_abs(reference)
+                if not diff <= atol + rtol * scale:
+                    raise ValueError(
+                        f"output differs from eager by {diff:.3g} (allowed {atol} + {rtol} x "
+                        f"{scale:.3g})"
+                    )
+        except Exception as e:  # noqa: BLE001 - any compiler failure means: use the next one
+            if name == EAGER:
+                raise
+            give_up(name, f"{type(e).__name__}: {e}".splitlines()[0][:300])
+            continue
+        result = CompiledModel(fn, name, requested, device, fallbacks,
+                               time.perf_counter() - t0, diff,
+                               tuple(x.dtype for x in inputs))  # fmt: skip
+        log.info("compile_model: %s", result.describe())
+        return result
+    raise AssertionError("unreachable: eager always works")  # pragma: no cover
+
+
+def _max_abs(tree) -> float:
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    flat, _ = tree_flatten(tree)
+    vals = [t.float().abs().max().item() for t in flat if isinstance(t, torch.Tensor) and t.numel()]
+    return max(vals, default=0.0)

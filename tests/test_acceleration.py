@@ -1,0 +1,201 @@
+"""dl_helpers.acceleration: every backend computes what the eager model computes, for any batch
+size (1 included), and an unusable backend falls back with a message that says why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dl_helpers import acceleration as acc  # noqa: E402
+
+BATCHES = (1, 2, 7, 64)
+
+
+def mlp(n_in=8, n_out=1, seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(n_in, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16), torch.nn.ReLU(),
+        torch.nn.Linear(16, n_out),
+    ).eval()  # fmt: skip
+
+
+class TwoInputs(torch.nn.Module):
+    """Token ids + attention mask -> (mean-pooled embedding, logits): a tiny text encoder with
+    several inputs, a sequence dimension that changes per batch and a tuple output."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.emb = torch.nn.Embedding(50, 12)
+        self.proj = torch.nn.Linear(12, 12)
+        self.head = torch.nn.Linear(12, 3)
+
+    def forward(self, ids, mask):
+        h = torch.tanh(self.proj(self.emb(ids)))
+        m = mask.unsqueeze(-1).to(h.dtype)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return pooled, self.head(pooled)
+
+
+def text_batch(n, length, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, 50, (n, length), generator=g)
+    lengths = torch.randint(1, length + 1, (n,), generator=g)
+    mask = (torch.arange(length)[None, :] < lengths[:, None]).long()
+    return ids * mask, mask
+
+
+def assert_close(a, b):
+    if isinstance(a, (tuple, list)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_close(x, y)
+        return
+    assert a.shape == b.shape
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", [acc.EAGER, acc.ONNXRUNTIME])
+@pytest.mark.parametrize("example_batch", [1, 5])
+def test_mlp_equals_eager_for_all_batch_sizes(backend, example_batch):
+    model = mlp()
+    compiled = acc.compile_model(model, torch.randn(example_batch, 8), backend=backend)
+    assert compiled.backend == backend and compiled.fallbacks == []
+    for n in BATCHES:
+        x = torch.randn(n, 8)
+        with torch.inference_mode():
+            expected = model(x)
+        out = compiled(x)
+        assert out.shape == (n, 1)
+        assert_close(out, expected)
+
+
+def test_onnxruntime_multiple_inputs_dynamic_sequence_and_tuple_output():
+    model = TwoInputs().eval()
+    compiled = acc.compile_model(
+        model, text_batch(3, 6), backend=acc.ONNXRUNTIME, dynamic_dims={0: [1], 1: [1]}
+    )
+    assert compiled.backend == acc.ONNXRUNTIME
+    for n, length in [(1, 4), (2, 9), (7, 6), (64, 3)]:
+        ids, mask = text_batch(n, length, seed=n)
+        with torch.inference_mode():
+            expected = model(ids, mask)
+        got = compiled(ids, mask)
+        assert isinstance(got, tuple) and got[0].shape == (n, 12) and got[1].shape == (n, 3)
+        assert_close(got, expected)
+
+
+def test_numpy_inputs_take_the_example_dtype():
+    model = mlp()
+    compiled = acc.compile_model(model, torch.randn(4, 8), backend=acc.ONNXRUNTIME)
+    x = np.random.default_rng(0).normal(size=(3, 8))  # float64, as from a Spark double array
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(x).float())
+    assert_close(compiled(x), expected)
+
+
+@pytest.mark.slow
+def test_torch_compile_equals_eager_without_recompiling_for_batch_of_one():
+    if not acc.backend_status(acc.TORCH_COMPILE, "cpu").available:
+        pytest.skip(acc.backend_status(acc.TORCH_COMPILE, "cpu").reason)
+    model = mlp(n_in=8, n_out=2)
+    compiled = acc.compile_model(model, torch.randn(1, 8), backend=acc.TORCH_COMPILE)
+    assert compiled.backend == acc.TORCH_COMPILE, compiled.fallbacks
+    import time
+
+    for n in BATCHES:
+        x = torch.randn(n, 8)
+        t0 = time.perf_counter()
+        out = compiled(x)
+        # a recompilation takes seconds; the compiled graph runs in milliseconds
+        assert time.perf_counter() - t0 < 3.0, f"batch {n} recompiled"
+        with torch.inference_mode():
+            assert_close(out, model(x))
+
+
+def test_tensorrt_on_cpu_falls_back_with_a_clear_message(capsys):
+    model = mlp()
+    with pytest.warns(acc.AccelerationFallbackWarning, match="tensorrt"):
+        compiled = acc.compile_model(model, torch.randn(2, 8), backend=acc.TENSORRT, device="cpu")
+    assert compiled.requested == acc.TENSORRT
+    assert compiled.backend == acc.CPU_DEFAULT
+    assert len(compiled.fallbacks) == 1 and "CUDA GPU" in compiled.fallbacks[0]
+    assert "backend 'tensorrt' not used" in capsys.readouterr().err
+    x = torch.randn(1, 8)
+    with torch.inference_mode():
+        assert_close(compiled(x), model(x))
+
+
+def test_strict_raises_instead_of_falling_back():
+    with pytest.raises(acc.BackendUnavailable, match="CUDA GPU"):
+        acc.compile_model(mlp(), torch.randn(2, 8), backend=acc.TENSORRT, device="cpu",
+                          strict=True)  # fmt: skip
+
+
+def test_unexportable_model_falls_back_to_eager():
+    class NumpyInside(torch.nn.Module):  # leaves torch: no exporter can trace it
+        def forward(self, x):
+            return torch.from_numpy(np.tanh(x.numpy())) + 1
+
+    model = NumpyInside()
+    with pytest.warns(acc.AccelerationFallbackWarning):
+        compiled = acc.compile_model(model, torch.randn(3, 4), backend=acc.ONNXRUNTIME,
+                                     quiet=True)  # fmt: skip
+    assert compiled.backend == acc.EAGER
+    assert "onnxruntime" in compiled.fallbacks[0]
+    x = torch.randn(5, 4)
+    assert_close(compiled(x), model(x))
+
+
+def test_wrong_compiled_output_is_caught_by_verify(monkeypatch):
+    def broken(model, inputs, device, **_):
+        return lambda *xs: model(*xs) + 1.0
+
+    monkeypatch.setitem(acc._BUILDERS, acc.ONNXRUNTIME, broken)
+    with pytest.warns(acc.AccelerationFallbackWarning, match="differs from eager"):
+        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME,
+                                     quiet=True)  # fmt: skip
+    assert compiled.backend == acc.EAGER
+
+
+def test_missing_onnxruntime_is_reported(monkeypatch):
+    real = acc._installed
+    monkeypatch.setattr(acc, "_installed", lambda m: False if m == "onnxruntime" else real(m))
+    status = acc.backend_status(acc.ONNXRUNTIME, "cpu")
+    assert not status.available and "onnxruntime" in status.reason
+    with pytest.warns(acc.AccelerationFallbackWarning, match="not installed"):
+        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend="auto", quiet=True)
+    assert compiled.backend == acc.EAGER
+
+
+def test_missing_compiler_is_reported(monkeypatch):
+    monkeypatch.setattr(acc, "_cxx_compiler", lambda: None)
+    status = acc.backend_status(acc.TORCH_COMPILE, "cpu")
+    assert not status.available and "C++ compiler" in status.reason
+
+
+def test_available_backends_and_auto_on_cpu():
+    found = acc.available_backends("cpu")
+    assert list(found) == list(acc.BACKENDS)
+    assert found[acc.EAGER].available
+    assert not found[acc.TENSORRT].available and "CUDA" in found[acc.TENSORRT].reason
+    assert acc.auto_backend("cpu") == acc.CPU_DEFAULT
+    with pytest.raises(ValueError, match="unknown backend"):
+        acc.compile_model(mlp(), torch.randn(2, 8), backend="tvm")
+
+
+@pytest.mark.gpu
+def test_tensorrt_on_gpu_equals_eager():
+    status = acc.backend_status(acc.TENSORRT, "cuda")
+    if not status.available:
+        pytest.skip(f"TensorRT not usable here: {status.reason}")
+    model = mlp().cuda()
+    compiled = acc.compile_model(model, torch.randn(4, 8, device="cuda"), backend=acc.TENSORRT,
+                                 strict=True, max_batch=128)  # fmt: skip
+    assert compiled.backend == acc.TENSORRT
+    for n in BATCHES:
+        x = torch.randn(n, 8, device="cuda")
+        with torch.inference_mode():
+            torch.testing.assert_close(compiled(x), model(x), rtol=1e-3, atol=1e-3)
