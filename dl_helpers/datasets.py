@@ -595,3 +595,98 @@ def load_imdb_reviews(
     xtr, ytr = imdb_standin(n_tr, seed)
     xte, yte = imdb_standin(n_te, seed + 1)
     return TextDataset(xtr, ytr, xte, yte, IMDB_CLASSES, True, "dl_helpers.imdb_standin")
+
+
+# ---------------------------------------------------------------------------------------------
+# California Housing (regression on 8 numeric features). Online: scikit-learn's fetcher (the
+# StatLib file from figshare); offline: a stand-in with the same columns, ranges and dtypes.
+# ---------------------------------------------------------------------------------------------
+
+CALIFORNIA_FEATURES = [
+    "MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup", "Latitude",
+    "Longitude",
+]  # fmt: skip
+CALIFORNIA_TARGET = "MedHouseVal"  # median house value, in units of $100,000 (capped at 5.00001)
+CALIFORNIA_ROWS = 20640
+
+# (latitude, longitude, share of the rows): the state's big metropolitan areas, then the rest.
+_CA_CENTRES = [
+    (34.05, -118.25, 0.33), (37.77, -122.42, 0.22), (32.72, -117.16, 0.09),
+    (38.58, -121.49, 0.08), (36.74, -119.78, 0.06),
+]  # fmt: skip
+
+
+def california_housing_standin(n_rows: int = CALIFORNIA_ROWS, seed: int = 0):
+    """A synthetic table with California Housing's 8 features and target (all float64).
+
+    Rows cluster around the big cities (the rest spread over the state's box), and the value
+    grows with income and near the coast and falls with crowding, plus noise, capped at 5.00001
+    like the real target. Learnable, so a regression has something to fit.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = int(n_rows)
+    shares = np.array([c[2] for c in _CA_CENTRES])
+    which = rng.choice(len(_CA_CENTRES) + 1, size=n, p=np.r_[shares, 1 - shares.sum()])
+    lat = rng.uniform(32.54, 41.95, n)
+    lon = rng.uniform(-124.35, -114.31, n)
+    for i, (clat, clon, _) in enumerate(_CA_CENTRES):
+        sel = which == i
+        lat[sel] = clat + rng.normal(0, 0.25, sel.sum())
+        lon[sel] = clon + rng.normal(0, 0.25, sel.sum())
+    lat = np.clip(lat, 32.54, 41.95).round(2)
+    lon = np.clip(lon, -124.35, -114.31).round(2)
+    income = np.clip(rng.lognormal(np.log(3.5), 0.45, n), 0.4999, 15.0001)
+    age = rng.integers(1, 53, n).astype(np.float64)
+    rooms = np.clip(rng.normal(4.6 + 0.25 * income, 1.0, n), 0.85, 140.0)
+    bedrooms = np.clip(rooms * rng.normal(0.2, 0.02, n), 0.33, 35.0)
+    population = np.clip(rng.lognormal(np.log(1170), 0.7, n), 3, 35682).round()
+    occupancy = np.clip(rng.lognormal(np.log(2.9), 0.25, n), 0.69, 1243.0)
+    # distance from a straight line along the coast (degrees): the further inland, the cheaper
+    inland = np.clip((lon + 121.0) + 0.8 * (lat - 36.5) + 1.5, 0, None)
+    value = (
+        1.1 + 0.42 * income - 0.35 * inland + 0.004 * age - 0.12 * (occupancy - 3)
+        + rng.normal(0, 0.35, n)
+    )  # fmt: skip
+    value = np.clip(value, 0.14999, 5.00001)
+    cols = [income, age, rooms, bedrooms, population, occupancy, lat, lon]
+    frame = pd.DataFrame(dict(zip(CALIFORNIA_FEATURES, cols, strict=True)))
+    frame[CALIFORNIA_TARGET] = value
+    return frame.astype(np.float64)
+
+
+def load_california_housing(
+    offline: bool | None = None, n_rows: int | None = None, seed: int = 0
+) -> TableDataset:
+    """California Housing (1990 census block groups: 20,640 rows, 8 features, house value).
+
+    ``frame`` has the 8 :data:`CALIFORNIA_FEATURES` and :data:`CALIFORNIA_TARGET`, float64.
+    ``n_rows`` keeps a random sample (``seed``). Online: ``sklearn.datasets.
+    fetch_california_housing`` (cached under the data folder). Offline stand-in:
+    :func:`california_housing_standin`.
+    """
+    mode = resolve_offline(offline)
+    if mode is not True:
+        try:
+            from sklearn.datasets import fetch_california_housing
+
+            home = data_dir() / "sklearn"
+            bunch = fetch_california_housing(data_home=str(home), as_frame=True, n_retries=1)
+            frame = bunch.frame.astype(np.float64)
+            if n_rows is not None and n_rows < len(frame):
+                frame = frame.sample(n=n_rows, random_state=seed)
+            frame = frame.reset_index(drop=True)[CALIFORNIA_FEATURES + [CALIFORNIA_TARGET]]
+            return TableDataset(frame, offline=False, source="sklearn fetch_california_housing")
+        except OSError as e:  # URLError, HTTPError, timeouts and a bad cache are all OSErrors
+            if mode is False:
+                raise
+            reason = f"download failed: {e!r}"
+    else:
+        reason = f"offline requested ({OFFLINE_ENV} or offline=True)"
+    announce_standin(
+        "California Housing", "a synthetic table with its 8 features and target", reason
+    )
+    rows = CALIFORNIA_ROWS if n_rows is None else n_rows
+    frame = california_housing_standin(rows, seed)
+    return TableDataset(frame, True, "dl_helpers.california_housing_standin")
