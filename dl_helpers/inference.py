@@ -46,10 +46,10 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
                 F.concat(F.lit("has "), F.size(col).cast("string"),
                          F.lit(f" values, expected {size} (shape {list(shape)})")),
             ))  # fmt: skip
-        checks.append((
-            F.exists(col, lambda x: x.isNull() | F.coalesce(F.isnan(x.cast("double")), F.lit(False))),
-            F.lit("contains a null or NaN element"),
-        ))  # fmt: skip
+        def bad_element(x):
+            return x.isNull() | F.coalesce(F.isnan(x.cast("double")), F.lit(False))
+
+        checks.append((F.exists(col, bad_element), F.lit("contains a null or NaN element")))
     else:
         checks.append((F.coalesce(F.isnan(col.cast("double")), F.lit(False)), F.lit("is NaN")))
     expr = None
@@ -57,6 +57,31 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
         err = F.raise_error(F.concat(prefix, msg))
         expr = F.when(cond, err).otherwise(col if expr is None else expr)
     return expr.alias(name)
+
+
+def check_scalar_columns(columns, row_id=None):
+    """Pack many scalar columns into one struct, failing on the first null or NaN value.
+
+    One array of flags and one branch for the whole row: a check per column (784 branches, each
+    with its own error) compiles to code too large for Spark's code generator and ran ~15x
+    slower than this.
+    """
+    from pyspark.sql import functions as F
+
+    names = [c if isinstance(c, str) else f"input {i}" for i, c in enumerate(columns)]
+    cols = [F.col(c) if isinstance(c, str) else c for c in columns]
+    flags = F.array(*[c.isNull() | F.coalesce(F.isnan(c.cast("double")), F.lit(False))
+                      for c in cols])  # fmt: skip
+    first_bad = F.array_position(flags, True)
+    where = F.lit("") if row_id is None else F.concat(F.lit(" (row "), row_id.cast("string"),
+                                                       F.lit(")"))  # fmt: skip
+    message = F.concat(
+        F.lit("input column '"),
+        F.element_at(F.array(*[F.lit(n) for n in names]), first_bad.cast("int")),
+        F.lit("'"), where, F.lit(": is null or NaN"),
+    )  # fmt: skip
+    packed = F.struct(*[c.alias(n) for c, n in zip(cols, names)])
+    return F.when(first_bad > 0, F.raise_error(message)).otherwise(packed)
 
 
 def checked_predict_batch_udf(
@@ -97,13 +122,14 @@ def checked_predict_batch_udf(
     def apply(*columns):
         rid = F.col(row_id) if row_id else None
         n = len(columns)
-        checked = []
-        for i, c in enumerate(columns):
-            name = c if isinstance(c, str) else f"input {i}"
-            # With many scalar columns feeding one tensor, the shape describes the assembled
-            # tensor, not each column: check each column as a scalar.
-            shape = shape_for(i) if (n == 1 or (shapes is not None and len(shapes) == n)) else None
-            checked.append(check_column(c, name, shape, rid))
+        if n > 1 and shapes is not None and not isinstance(shapes, Mapping) and len(shapes) == 1:
+            # Many scalar columns, one model input: predict_batch_udf wants them in one struct
+            # (it turns the struct's fields into the columns of an (n, k) array).
+            return udf(check_scalar_columns(columns, rid))
+        checked = [
+            check_column(c, c if isinstance(c, str) else f"input {i}", shape_for(i), rid)
+            for i, c in enumerate(columns)
+        ]
         return udf(*checked)
 
     apply.udf = udf
