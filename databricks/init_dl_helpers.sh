@@ -33,6 +33,9 @@ if [ -z "$requirements" ]; then
   esac
   requirements=$home/requirements-$framework.txt
 fi
+if [ "$requirements" != none ] && [ ! -f "$requirements" ]; then
+  die "requirements file not found: $requirements"
+fi
 if [ -z "$wheel" ]; then
   [ -n "$home" ] || die "set SPARK_DL_HOME (the uploaded folder) or DL_HELPERS_WHEEL"
   wheel=$(find "$home" -maxdepth 1 -name 'dl_helpers-*.whl' | sort -V | tail -n 1)
@@ -45,7 +48,6 @@ trap 'rm -rf "$workdir"' EXIT
 pip=("$python" -m pip install --no-input --disable-pip-version-check --quiet)
 
 if [ "$requirements" != none ]; then
-  [ -f "$requirements" ] || die "requirements file not found: $requirements"
   # grep exits 1 when every line was dropped; that is not an error here.
   grep -viE '^[[:space:]]*pyspark([^a-z0-9_.-]|$)' "$requirements" >"$workdir/requirements.txt" ||
     [ $? -eq 1 ] || die "cannot read $requirements"

@@ -64,6 +64,9 @@ if [ -z "$requirements" ]; then
   esac
   requirements=$(fetch "requirements-$framework.txt")
 fi
+if [ "$requirements" != none ] && [ ! -f "$requirements" ]; then
+  die "requirements file not found: $requirements"
+fi
 if [ -z "$wheel" ]; then
   [ -n "$home" ] || die "set SPARK_DL_HOME (or cluster metadata spark-dl-home) or DL_HELPERS_WHEEL"
   name=$(newest_wheel)
@@ -74,7 +77,6 @@ fi
 
 pip=("$python" -m pip install --no-input --disable-pip-version-check --quiet)
 if [ "$requirements" != none ]; then
-  [ -f "$requirements" ] || die "requirements file not found: $requirements"
   # grep exits 1 when every line was dropped; that is not an error here.
   grep -viE '^[[:space:]]*pyspark([^a-z0-9_.-]|$)' "$requirements" >"$workdir/requirements.txt" ||
     [ $? -eq 1 ] || die "cannot read $requirements"
