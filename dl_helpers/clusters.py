@@ -293,17 +293,28 @@ def ship_package(spark, dest_dir: str | Path | None = None) -> Path:
     """Make dl_helpers importable on every executor through ``SparkContext.addPyFile``.
 
     For clusters where dl_helpers cannot be installed (the init scripts in ``databricks/`` and
-    ``dataproc/`` install it where they can). Returns the zip's path; calling again with the
-    same package is harmless.
+    ``dataproc/`` install it where they can). On Spark Connect sessions, which have no
+    SparkContext, the zip goes through ``spark.addArtifacts(..., pyfile=True)``. Returns the
+    zip's path; calling again with the same package is harmless.
     """
     path = package_zip(dest_dir)
-    sc = spark.sparkContext
-    shipped = getattr(sc, "_dl_helpers_shipped", set())
-    if str(path) not in shipped:
-        sc.addPyFile(str(path))
-        shipped.add(str(path))
-        sc._dl_helpers_shipped = shipped
+    key = str(path)
+    if key in _SHIPPED.setdefault(id(spark), set()):
+        return path
+    try:
+        sc = spark.sparkContext
+    except Exception:  # Spark Connect: no JVM-side context on the client
+        sc = None
+    if sc is not None:
+        sc.addPyFile(key)
+    else:
+        spark.addArtifacts(key, pyfile=True)
+    _SHIPPED[id(spark)].add(key)
     return path
+
+
+# Zips already shipped, per session object (Spark refuses the same file name twice).
+_SHIPPED: dict[int, set[str]] = {}
 
 
 # --------------------------------------------------------------------------------------------

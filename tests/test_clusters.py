@@ -108,6 +108,36 @@ def test_databricks_cluster_rejects_bad_input():
         clusters.databricks_cluster({}, "torch", "/Users/a/spark-dl")
 
 
+def test_databricks_home_forms():
+    template = json.loads((ROOT / "databricks" / "cluster-azure.json").read_text())
+    for home in ("/Users/a@b.c/spark-dl", "/Workspace/Users/a@b.c/spark-dl/"):
+        cfg = clusters.databricks_cluster(template, "tf", home, single_user="a@b.c")
+        assert cfg["spark_env_vars"]["SPARK_DL_HOME"] == "/Workspace/Users/a@b.c/spark-dl"
+        assert cfg["init_scripts"] == [
+            {"workspace": {"destination": "/Users/a@b.c/spark-dl/init_dl_helpers.sh"}}
+        ]
+    assert "_spark_dl" in template  # the template itself is not changed
+
+
+def test_ship_package_on_spark_connect(tmp_path):
+    """A Spark Connect session has no SparkContext: the zip goes through addArtifacts."""
+
+    class ConnectSession:
+        calls: list = []
+
+        @property
+        def sparkContext(self):
+            raise RuntimeError("[JVM_ATTRIBUTE_NOT_SUPPORTED] sparkContext")
+
+        def addArtifacts(self, *paths, pyfile=False, archive=False, file=False):
+            self.calls.append((paths, pyfile))
+
+    session = ConnectSession()
+    path = clusters.ship_package(session, tmp_path)
+    clusters.ship_package(session, tmp_path)
+    assert session.calls == [((str(path),), True)]
+
+
 def test_package_zip_is_complete_and_reproducible(tmp_path):
     import dl_helpers
 
