@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""ResNet-50 batch-inference benchmark: Spark (in-process, Triton, naive), Ray Data and the limit.
+
+Runs every chosen variant (see variants.py) on the same Parquet data set and machine:
+
+1. cold: each variant once on a fresh runtime (new SparkContext, so new Python workers; a new
+   Ray runtime; new processes for the limit): worker start, imports and model load included.
+   Starting the runtime itself (SparkSession, ray.init, Triton servers) is not timed; it is
+   reported as "setup".
+2. warm: ``--repeats`` rounds in one Spark session and one Ray runtime, variants interleaved
+   (A B C, C B A, ...) after an untimed warm-up on a small slice; medians and min-max reported.
+
+Every run reads the Parquet files, decodes, preprocesses, classifies and writes one prediction
+per image; each output is checked (one row per image id) and the scores are compared across
+variants (same seeded model everywhere). Results: a table on stdout, and results.json,
+results.csv and results.png under --out.
+
+Examples:
+  .envs/torch/bin/python benchmark/run.py --images 200 --variants all --repeats 2
+  .envs/torch/bin/python benchmark/run.py --images 1000 --repeats 3 --variants fused,ray,limit
+  .envs/torch/bin/python benchmark/run.py --images 1000 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# The glibc settings of dl_helpers.spark.MALLOC_ENV (see shared FACTS.md), for every process.
+MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--images", type=int, default=200,
+                    help="size of the offline data set to use (made if missing)")
+    ap.add_argument("--data", type=Path,
+                    help="an existing data set from prepare_dataset.py (overrides --images)")
+    ap.add_argument("--variants", default="all",
+                    help="comma-separated, from: all," + ",".join(_variant_names()))
+    ap.add_argument("--repeats", type=int, default=3, help="warm rounds (0: cold runs only)")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold runs")
+    ap.add_argument("--batch-size", type=int, default=16, help="images per model call")
+    ap.add_argument("--arrow-batch", type=int, default=64,
+                    help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    ap.add_argument("--task-images", type=int, default=128, help="images per Spark task")
+    ap.add_argument("--cores", type=int, default=os.cpu_count() or 1,
+                    help="processes / Spark tasks / Ray actors (default: all cores)")
+    ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
+                    help="glibc allocator settings for every process (default tuned)")
+    ap.add_argument("--pretrained", action="store_true",
+                    help="ImageNet weights (downloads them); default: seeded random weights")
+    ap.add_argument("--profile", action="store_true",
+                    help="where the time of the fused Spark variant and the limit goes")
+    ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark")
+    return ap.parse_args(argv)
+
+
+def _variant_names():
+    return ("inprocess", "fused", "triton", "naive", "ray", "limit")
+
+
+def ensure_environment(args) -> None:
+    """Re-exec once with the allocator settings and PYTHONPATH every child must inherit.
+
+    glibc reads MALLOC_* at process start, so they must be in the environment before this
+    process (and so Spark's JVM, Ray's raylet, the limit's workers) starts.
+    """
+    env = dict(os.environ)
+    want = MALLOC_TUNED if args.malloc == "tuned" else {}
+    for k in MALLOC_TUNED:
+        env.pop(k, None)
+    env.update(want)
+    paths = [str(HERE), str(ROOT)]
+    old = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in paths]
+    env["PYTHONPATH"] = os.pathsep.join(paths + old)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    env.setdefault("RAY_DEDUP_LOGS", "0")
+    env.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    keys = list(MALLOC_TUNED) + ["PYTHONPATH"]
+    if any(env.get(k) != os.environ.get(k) for k in keys):
+        if os.environ.get("_RESNET_BENCH_REEXEC"):
+            raise SystemExit("could not set the environment for the benchmark")
+        env["_RESNET_BENCH_REEXEC"] = "1"
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def ensure_data(args) -> Path:
+    if args.data:
+        return args.data.resolve()
+    path = (args.out / f"data_{args.images}").resolve()
+    if not path.exists():
+        say(f"making an offline data set of {args.images} images in {path}")
+        import prepare_dataset
+
+        prepare_dataset.main(["--synthetic", str(args.images), "--output", str(path), "--quiet"])
+    return path
+
+
+def make_warmup_data(data: Path, out: Path, images: int, row_group: int) -> Path:
+    """A small slice of the data set with small row groups (one Spark task per core or more)."""
+    import pyarrow.parquet as pq
+    from prepare_dataset import MANIFEST
+
+    table = pq.read_table(data, columns=["id", "image"]).slice(0, images)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    pq.write_table(table, out / "part-00000.parquet", row_group_size=row_group,
+                   compression="none")
+    (out / MANIFEST).write_text(json.dumps({"source": "warm-up slice", "images": len(table)}))
+    return out
+
+
+def check_output(path: Path, ids: set) -> dict:
+    """One prediction per image: the output's ids are exactly the data set's, once each."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path).to_pandas()
+    dup = int(t["id"].duplicated().sum())
+    missing = len(ids - set(t["id"]))
+    ok = len(t) == len(ids) and dup == 0 and missing == 0
+    return {"rows": len(t), "duplicates": dup, "missing": missing, "ok": ok,
+            "scores": t.set_index("id")[["prediction", "score"]].sort_index()}
+
+
+def median_spread(xs):
+    if not xs:
+        return None, None, None
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def machine() -> dict:
+    info = {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "loadavg_start": os.getloadavg()}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                info["mem_gib"] = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return info
+
+
+def versions() -> dict:
+    out = {}
+    for mod in ("torch", "pyspark", "ray", "numpy", "pandas", "pyarrow", "PIL", "pytriton"):
+        try:
+            m = __import__(mod)
+            out[mod] = getattr(m, "__version__", "?")
+        except Exception:  # a missing optional package is just not reported
+            out[mod] = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    ensure_environment(args)
+    sys.path[:0] = [str(HERE), str(ROOT)]
+    os.environ.setdefault("DL_HELPERS_OFFLINE", "0" if args.pretrained else "1")
+
+    import variants as V
+
+    names = list(V.ALL_VARIANTS) if args.variants == "all" else args.variants.split(",")
+    unknown = [n for n in names if n not in V.ALL_VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {V.ALL_VARIANTS}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = ensure_data(args)
+    s = V.Settings(data=data, out=args.out / "predictions", cores=args.cores,
+                   batch_size=args.batch_size, arrow_batch=args.arrow_batch,
+                   task_images=args.task_images, pretrained=args.pretrained,
+                   malloc_env=MALLOC_TUNED if args.malloc == "tuned" else {})
+    s.dataset_info()
+    if args.profile:
+        import profile_pipeline
+
+        return profile_pipeline.profile(s, args)
+
+    import pyarrow.parquet as pq
+
+    ids = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
+    warm_data = make_warmup_data(data, args.out / "warmup", images=min(len(ids), 8 * args.cores
+                                 * args.batch_size), row_group=args.batch_size)
+    say(f"data set {data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants {names}; "
+        f"{args.cores} cores; malloc {args.malloc}; load {os.getloadavg()[0]:.1f}")
+
+    variants, rt = V.make_variants(names, s)
+    spark_names = [n for n in names if isinstance(variants[n], V.SparkVariant)]
+    runs: list[dict] = []
+    agreement_ref = {}
+
+    def timed(name: str, phase: str, round_: int) -> dict:
+        v = variants[name]
+        out = s.out / name / f"{phase}{round_}"
+        V.clear(out)
+        cold = v.cold()
+        t0 = time.perf_counter()
+        v.run(out)
+        sec = time.perf_counter() - t0
+        chk = check_output(out, ids)
+        scores = chk.pop("scores")
+        if chk["ok"] and "ref" not in agreement_ref:
+            agreement_ref["ref"] = (name, scores)
+        ref_name, ref = agreement_ref.get("ref", (None, None))
+        if ref is not None and chk["ok"]:
+            chk["max_score_diff_vs_" + ref_name] = float((scores["score"] - ref["score"]).abs()
+                                                         .max())
+            chk["class_agreement_vs_" + ref_name] = float((scores["prediction"]
+                                                           == ref["prediction"]).mean())
+        rec = {"variant": name, "phase": phase, "round": round_, "cold": cold, "seconds": sec,
+               "images": s.images, "img_per_s": s.images / sec, "load1": os.getloadavg()[0],
+               **chk}
+        runs.append(rec)
+        say(f"  {phase:4s} {name:9s} {s.images} images in {sec:6.1f} s = "
+            f"{rec['img_per_s']:5.2f} img/s  (check {'ok' if chk['ok'] else 'FAILED'}, "
+            f"load {rec['load1']:.1f})")
+        if not chk["ok"]:
+            raise SystemExit(f"{name} wrote a wrong output: {chk}")
+        return rec
+
+    setup: dict[str, float] = {}
+    try:
+        # ---- cold: a fresh runtime per variant --------------------------------------------
+        if not args.no_cold:
+            say("cold runs (fresh runtime per variant; runtime start is not timed)")
+            for i, name in enumerate(names):
+                v = variants[name]
+                t0 = time.perf_counter()
+                if name in spark_names:
+                    for other in spark_names:  # a new SparkContext: new Python workers
+                        variants[other].close()
+                        variants[other].reset()
+                    rt.restart()
+                    v.start()
+                elif name == "limit":
+                    v.restart()
+                    v.prepare()
+                else:
+                    v.restart()
+                setup[name] = time.perf_counter() - t0
+                say(f"[{i + 1}/{len(names)}] {name}: runtime ready in {setup[name]:.1f} s")
+                timed(name, "cold", 0)
+                if name == "ray" and args.repeats:
+                    pass  # Ray stays up for the warm rounds
+        # ---- warm: interleaved rounds --------------------------------------------------------
+        if args.repeats:
+            say("warm-up (untimed, a small slice) so every variant has its workers and model")
+            for name in names:
+                v = variants[name]
+                v.start()
+                if name == "limit":
+                    v.prepare()
+                if name != "limit" and v.cold():
+                    saved = s.data
+                    s.data = warm_data
+                    try:
+                        if name in spark_names:
+                            rt.session().conf.set("spark.sql.files.maxPartitionBytes",
+                                                  str(max(1, s.data_bytes // s.images)
+                                                      * args.batch_size))
+                        v.run(s.out / name / "warmup")
+                    finally:
+                        s.data = saved
+                        if name in spark_names:
+                            rt.session().conf.set("spark.sql.files.maxPartitionBytes",
+                                                  rt.conf()["spark.sql.files.maxPartitionBytes"])
+                elif name == "limit" and v.cold():
+                    v.run(s.out / name / "warmup")
+            for r in range(args.repeats):
+                order = names if r % 2 == 0 else names[::-1]
+                say(f"warm round {r + 1}/{args.repeats}: {' '.join(order)}")
+                for name in order:
+                    timed(name, "warm", r + 1)
+    finally:
+        for v in variants.values():
+            try:
+                v.close()
+            except Exception as e:  # keep closing the others; say what failed
+                say(f"closing {v.name} failed: {e!r}")
+        rt.stop()
+
+    summary = summarize(names, runs, setup, V.LABELS)
+    result = {"settings": {k: str(v) for k, v in vars(args).items()}, "machine": machine(),
+              "versions": versions(), "data": {"path": str(data), "images": s.images,
+                                               "bytes": s.data_bytes},
+              "summary": summary, "runs": runs}
+    result["machine"]["loadavg_end"] = os.getloadavg()
+    write_outputs(result, args.out)
+    print_table(summary)
+    return result
+
+
+def summarize(names, runs, setup, labels) -> list[dict]:
+    rows = []
+    for n in names:
+        cold = [r for r in runs if r["variant"] == n and r["phase"] == "cold"]
+        warm = [r["img_per_s"] for r in runs if r["variant"] == n and r["phase"] == "warm"]
+        med, lo, hi = median_spread(warm)
+        rows.append({"variant": n, "label": labels[n], "setup_s": setup.get(n),
+                     "cold_img_per_s": cold[0]["img_per_s"] if cold else None,
+                     "warm_img_per_s": med, "warm_min": lo, "warm_max": hi, "warm_runs": len(warm)})
+    limit = next((r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows
+                  if r["variant"] == "limit"), None)
+    base = next((r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows
+                 if r["variant"] == "inprocess"), None)
+    for r in rows:
+        x = r["warm_img_per_s"] or r["cold_img_per_s"]
+        r["vs_limit"] = x / limit if (x and limit) else None
+        r["vs_inprocess"] = x / base if (x and base) else None
+    return rows
+
+
+def _f(x, fmt="{:.2f}"):
+    return "-" if x is None else fmt.format(x)
+
+
+def print_table(rows) -> None:
+    head = (f"{'variant':36s} {'cold img/s':>10s} {'warm img/s':>10s} {'min-max':>13s} "
+            f"{'/limit':>7s} {'/var 1':>7s}")
+    print("\n" + head + "\n" + "-" * len(head))
+    for r in rows:
+        spread = (f"{r['warm_min']:.2f}-{r['warm_max']:.2f}" if r["warm_runs"] else "-")
+        print(f"{r['label']:36s} {_f(r['cold_img_per_s']):>10s} {_f(r['warm_img_per_s']):>10s} "
+              f"{spread:>13s} {_f(r['vs_limit']):>7s} {_f(r['vs_inprocess']):>7s}")
+    print("(ratios use the warm medians, or the cold run when there are no warm runs)\n")
+
+
+def write_outputs(result: dict, out: Path) -> None:
+    (out / "results.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(result["summary"][0]))
+        w.writeheader()
+        w.writerows(result["summary"])
+    try:
+        chart(result, out / "results.png")
+    except ImportError as e:
+        say(f"no chart: {e}")
+    say(f"wrote {out / 'results.json'}, results.csv, results.png")
+
+
+def chart(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["summary"]
+    labels = [r["label"] for r in rows]
+    cold = [r["cold_img_per_s"] or 0 for r in rows]
+    warm = [r["warm_img_per_s"] or 0 for r in rows]
+    err = [[(r["warm_img_per_s"] or 0) - (r["warm_min"] or 0) for r in rows],
+           [(r["warm_max"] or 0) - (r["warm_img_per_s"] or 0) for r in rows]]
+    y = range(len(rows))
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.6))
+    ax.barh([i + 0.2 for i in y], warm, height=0.4, xerr=err, label="warm (median, min-max)",
+            color="#3b7dd8")
+    ax.barh([i - 0.2 for i in y], cold, height=0.4, label="cold (first run)", color="#b8c7dd")
+    ax.set_yticks(list(y), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("images / second (higher is better)")
+    m = result["machine"]
+    ax.set_title(f"ResNet-50 batch inference, {result['data']['images']} images, "
+                 f"{m['cpus']} CPU cores, no GPU", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
