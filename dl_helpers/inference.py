@@ -11,9 +11,18 @@ was expected. The checks run in the same stage as the inference: no extra pass o
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 # NOTE: pyspark is imported inside the functions so that importing dl_helpers stays cheap.
+
+
+def _column_name(column, index: int) -> str:
+    """A column's name for messages: the string itself, or the expression Spark shows."""
+    if isinstance(column, str):
+        return column
+    m = re.fullmatch(r"Column<'(.*)'>", str(column), flags=re.S)
+    return m.group(1) if m else f"input {index}"
 
 
 def _expected_size(shape: Sequence[int] | None) -> int | None:
@@ -68,7 +77,7 @@ def check_scalar_columns(columns, row_id=None):
     """
     from pyspark.sql import functions as F
 
-    names = [c if isinstance(c, str) else f"input {i}" for i, c in enumerate(columns)]
+    names = [_column_name(c, i) for i, c in enumerate(columns)]
     cols = [F.col(c) if isinstance(c, str) else c for c in columns]
     flags = F.array(*[c.isNull() | F.coalesce(F.isnan(c.cast("double")), F.lit(False))
                       for c in cols])  # fmt: skip
@@ -127,7 +136,7 @@ def checked_predict_batch_udf(
             # (it turns the struct's fields into the columns of an (n, k) array).
             return udf(check_scalar_columns(columns, rid))
         checked = [
-            check_column(c, c if isinstance(c, str) else f"input {i}", shape_for(i), rid)
+            check_column(c, _column_name(c, i), shape_for(i), rid)
             for i, c in enumerate(columns)
         ]
         return udf(*checked)

@@ -17,6 +17,11 @@ from ci.run_notebook import run_notebook  # noqa: E402
 OUTPUT = Path(os.environ.get("DL_TEST_OUTPUT", ROOT / "output" / "test"))
 TRITON_PROCESS_NAMES = ("tritonserver", "triton_python_backend_stub")
 
+# Functions defined in test modules are pickled by reference (module name + function name):
+# let Spark's Python workers import the test modules too.
+_paths = [str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in _paths if p)
+
 # Tests never reach the internet: every data set and model takes its offline path.
 os.environ.setdefault("DL_HELPERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -74,8 +79,16 @@ def no_triton_left():
     assert not left, f"Triton processes left running: {sorted(left)}"
 
 
+_TRITON_AT_START: set[str] = set()
+
+
+def pytest_sessionstart(session):
+    # Only processes this test run started count (another checkout's server is not ours).
+    _TRITON_AT_START.update(triton_processes())
+
+
 def pytest_sessionfinish(session, exitstatus):
-    left = triton_processes()
+    left = sorted(set(triton_processes()) - _TRITON_AT_START)
     if left:
         print(f"\nERROR: Triton processes still running after the tests: {left}", file=sys.stderr)
         session.exitstatus = 1

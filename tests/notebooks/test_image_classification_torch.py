@@ -1,0 +1,44 @@
+"""notebooks/pytorch/image_classification_torch.ipynb, end to end with small CI parameters."""
+
+import pyarrow.parquet as pq
+import pytest
+
+NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
+ROWS = 1500
+CI_PARAMS = {"num_train": 4000, "num_test_rows": ROWS, "epochs": 2, "batch_size": 256,
+             "num_files": 4}  # fmt: skip
+
+
+@pytest.mark.notebook
+@pytest.mark.triton
+@pytest.mark.spark
+def test_image_classification_torch(run_nb, no_triton_left):
+    r = run_nb(NOTEBOOK, CI_PARAMS)["results"]
+
+    assert r["offline_standin"] is True  # tests never download
+    assert r["test_accuracy"] > 0.8  # a trained model, so agreement checks mean something
+
+    # Spark's predictions equal the model's own, row by row, in both layouts
+    for layout in ("array", "columns"):
+        assert r[f"spark_{layout}_rows"] == ROWS
+        assert r[f"spark_{layout}_max_abs_diff"] <= 1e-5
+        assert r[f"spark_{layout}_same_classes"] is True
+
+    # Bad input: errors name the column, the row and what was expected
+    assert "input column 'data' (row 1): has 783 values, expected 784" in r["error_short_row"]
+    assert "input column 'data' (row 7): is null" in r["error_null_row"]
+    assert "input column 'c5' (row 1): is null or NaN" in r["error_null_scalar"]
+
+    # Predictions written to Parquet, one per input row
+    assert r["predictions_rows"] == r["input_rows"] == ROWS
+    assert pq.read_table(r["predictions_path"]).num_rows == ROWS
+    assert abs(r["spark_accuracy"] - r["test_accuracy"]) < 1e-6
+
+    # Triton served the same model: same logits
+    assert r["triton_rows"] == ROWS
+    assert r["triton_max_abs_diff"] <= 1e-5
+
+    # No GPU in CI: TensorRT skipped with a reason
+    assert "tensorrt_max_abs_diff" in r or r["tensorrt_skipped"]
+
+    assert r["spark_rows_per_s_warm"] > 0 and r["direct_rows_per_s"] > 0

@@ -1,0 +1,52 @@
+"""Every committed notebook is reviewable and runnable the same way: one `parameters` cell
+holding output_dir and offline, no outputs or execution counts, a name that picks its
+environment, lint-clean, and a test that runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
+
+
+def ids(p):
+    return str(p.relative_to(ROOT))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_notebook_is_clean_and_parameterized(path):
+    nb = json.loads(path.read_text())
+    assert path.stem.endswith(("_torch", "_tf")), "name must end in _torch or _tf"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{len(tagged)} cells tagged 'parameters' (want exactly one)"
+    assert code.index(tagged[0]) <= 1, "the parameters cell must be near the top"
+    params = "".join(tagged[0]["source"])
+    for name in ("output_dir", "offline"):
+        assert f"{name} =" in params, f"parameters cell lacks {name}"
+    for c in code:
+        assert not c.get("outputs"), "committed with outputs"
+        assert c.get("execution_count") is None, "committed with execution counts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_notebook_has_a_test(path):
+    test = ROOT / "tests" / "notebooks" / f"test_{path.stem}.py"
+    assert test.exists(), f"{test.relative_to(ROOT)} missing"
+    assert ids(path) in test.read_text(), f"{test.name} does not run {ids(path)}"
+
+
+def test_ruff_clean():
+    ruff = Path(sys.executable).parent / "ruff"
+    targets = ["dl_helpers", "tests", "ci", "notebooks", "benchmark"]
+    proc = subprocess.run([str(ruff), "check", *targets], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
