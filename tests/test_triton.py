@@ -1,0 +1,420 @@
+"""dl_helpers.triton with real Spark and real Triton servers (PyTriton), no mocks.
+
+Local mode uses the session fixture (``local[2]``); the two-executor cluster and the
+owner-killed cases run a driver program of their own (tests/triton_driver.py), because one
+process holds one SparkContext and those cases kill the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import triton_models
+
+from dl_helpers import triton as dt
+from dl_helpers.triton import (
+    ServerInfo,
+    TritonServerError,
+    TritonServerManager,
+    from_triton_output,
+    to_triton_input,
+    triton_predict_fn,
+)
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+
+# Servers must be gone this long after their owner dies (owner poll 1 s + Triton stop ~5 s,
+# and on a cluster the executor JVMs noticing the dead driver first; generous for a busy CI box).
+OWNER_GONE_BOUND_S = 60
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def server_tree(info: ServerInfo) -> list:
+    """The server process and everything under it (tritonserver, Python-backend stubs)."""
+    import psutil
+
+    p = psutil.Process(info.pid)
+    return [p] + p.children(recursive=True)
+
+
+def running(procs) -> list:
+    import psutil
+
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {p.name()}")
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def listen_addresses(pids) -> set[str]:
+    import psutil
+
+    pids = set(pids)
+    return {
+        c.laddr.ip
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in pids
+    }
+
+
+def affine_df(spark, n: int, partitions: int):
+    from pyspark.sql import functions as F
+
+    x = F.array(
+        F.col("id").cast("float"), (F.col("id") * 0.5).cast("float"), F.lit(1.0).cast("float")
+    )
+    return spark.range(0, n, numPartitions=partitions).select("id", x.alias("x"))
+
+
+def affine_udf(servers, batch_size: int):
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.types import ArrayType, FloatType, LongType, StructField, StructType
+
+    rtype = StructType([StructField("y", ArrayType(FloatType())), StructField("pid", LongType())])
+    return predict_batch_udf(
+        triton_predict_fn(servers, ["x"], ["y", "pid"]),
+        return_type=rtype,
+        batch_size=batch_size,
+        input_tensor_shapes=[[3]],
+    )
+
+
+@pytest.fixture
+def manager_kwargs():
+    """Settings shared by the local-mode tests (small batches so that chunking is exercised)."""
+    return {"max_batch_size": 8, "start_timeout_s": 120}
+
+
+# ---------------------------------------------------------------------------------------------
+# conversions (no Spark, no server)
+
+
+def test_batch_of_one_keeps_the_batch_dimension():
+    assert to_triton_input(np.array([3.0])).shape == (1, 1)  # one scalar row
+    assert to_triton_input(np.array([[1.0, 2.0, 3.0]])).shape == (1, 3)  # one tensor row
+    assert to_triton_input(np.array([1.5, 2.5]), np.float32).dtype == np.float32
+    s = to_triton_input(np.array(["héllo"], dtype=object))
+    assert s.shape == (1, 1) and s[0, 0] == "héllo".encode()
+    out = from_triton_output(np.array([[b"A"]], dtype=object), scalar=True)
+    assert out.shape == (1,) and out[0] == "A"
+    out = from_triton_output(np.array([[7]]), scalar=True)
+    assert out.shape == (1,) and out[0] == 7
+    assert from_triton_output(np.array([[1.0, 2.0]]), scalar=False).shape == (1, 2)
+
+
+def test_library_path_fix_is_applied_once():
+    import sysconfig
+
+    libdir = sysconfig.get_config_var("LIBDIR")
+    once = dt._library_path("/opt/x")
+    assert once.split(os.pathsep) == [libdir, "/opt/x"]
+    assert dt._library_path(once) == once  # never grows, however often a server starts
+    assert dt._library_path(None) == libdir
+
+
+# ---------------------------------------------------------------------------------------------
+# local mode
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_local_start_infer_stop(spark, no_triton_left, manager_kwargs):
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import FloatType, LongType, StringType, StructField, StructType
+
+    with TritonServerManager(
+        spark, triton_models.bind_test_models, model_name="affine", **manager_kwargs
+    ) as servers:
+        (info,) = servers.servers.values()
+        tree = server_tree(info)
+        names = {p.name() for p in tree}
+        assert "tritonserver" in names and any("stub" in n for n in names), names
+        # Listeners only on loopback, and only the one protocol port.
+        assert listen_addresses(p.pid for p in tree) == {"127.0.0.1"}
+        assert info.address == "127.0.0.1" and info.is_alive()
+
+        # 203 rows in 2 partitions, batches of 10: the last batch of a partition has 1 row; the
+        # server takes 8 at most, so every 10-row batch is split.
+        df = affine_df(spark, 203, 2)
+        rows = df.select("id", "x", affine_udf(servers, 10)("x").alias("p")).collect()
+        assert len(rows) == 203
+        ref = triton_models.affine_reference(np.array([r.x for r in rows]))
+        got = np.array([r.p.y for r in rows])
+        np.testing.assert_array_equal(got, ref)
+        assert {r.p.pid for r in rows} == {info.pid}
+
+        # A DataFrame of exactly one row.
+        one = df.limit(1).select(affine_udf(servers, 10)("x").alias("p")).collect()
+        assert one[0].p.y == triton_models.affine_reference([0.0, 0.0, 1.0]).tolist()
+
+        # A double scalar column: cast to the model's float32, one value per row back.
+        from pyspark.ml.functions import predict_batch_udf
+
+        scalar = predict_batch_udf(
+            triton_predict_fn(servers, ["x"], ["y"]), return_type=FloatType(), batch_size=4
+        )
+        vals = (
+            spark.range(5).select((F.col("id") / 4).alias("v")).select("v", scalar("v").alias("y"))
+        )
+        assert [(r.v, r.y) for r in vals.collect()] == [(i / 4, 2 * i / 4 + 1) for i in range(5)]
+
+        # Strings in and out (second model on the same server), including a batch of one.
+        rtype = StructType([StructField("upper", StringType()), StructField("length", LongType())])
+        strings = predict_batch_udf(
+            triton_predict_fn(servers, ["s"], model_name="strings"), return_type=rtype, batch_size=2
+        )
+        words = spark.createDataFrame([("spark",), ("triton",), ("ünï",)], "s string")
+        res = words.select("s", strings("s").alias("p")).collect()
+        assert [(r.p.upper, r.p.length) for r in res] == [
+            (w.upper(), len(w)) for w in ("spark", "triton", "ünï")
+        ]
+    assert not servers.servers
+    assert running(tree) == [], "server processes left after stop()"
+    assert not Path(info.run_dir).exists()
+    assert servers.timings["start_s"] > 0 and servers.timings["stop_s"] > 0
+    print(f"\nlocal start {servers.timings['start_s']} s, stop {servers.timings['stop_s']} s")
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_port_taken_moves_to_another_port(spark, no_triton_left, manager_kwargs):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with TritonServerManager(
+            spark, triton_models.bind_test_models, model_name="affine", port=port, **manager_kwargs
+        ) as servers:
+            (info,) = servers.servers.values()
+            assert info.port != port
+            first = Path(info.run_dir) / "server-1.log"
+            assert "already in use" in first.read_text()  # the first try really hit the taken port
+            assert info.log_path.endswith("server-2.log")
+            rows = affine_df(spark, 5, 1).select(affine_udf(servers, 4)("x").alias("p")).collect()
+            assert [r.p.pid for r in rows] == [info.pid] * 5
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs, tmp_path):
+    mark = tmp_path / "batches"
+    env = {"TEST_INFER_SLEEP_S": "0.2", "TEST_INFER_MARK": str(mark)}
+    with TritonServerManager(
+        spark, triton_models.bind_test_models, model_name="affine", server_env=env, **manager_kwargs
+    ) as servers:
+        (info,) = servers.servers.values()
+        tree = server_tree(info)
+        killed_at = {}
+
+        def kill_when_busy():
+            deadline = time.monotonic() + 120
+            while not mark.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os.killpg(info.pid, signal.SIGKILL)  # the whole server: Python, tritonserver, stubs
+            killed_at["t"] = time.monotonic()
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
+        killer.start()
+        # 600 rows in batches of 5 at 0.2 s each: a minute of work if nothing failed.
+        df = affine_df(spark, 600, 2)
+        with pytest.raises(Exception) as err:
+            df.select(affine_udf(servers, 5)("x").alias("p")).collect()
+        failed_at = time.monotonic()
+        killer.join(5)
+        assert "t" in killed_at, "the job failed before the server was killed"
+        elapsed = failed_at - killed_at["t"]
+        msg = str(err.value)
+        assert f"Triton server for {info.executor_name}" in msg, msg[-3000:]
+        assert "NOT running" in msg, msg[-3000:]
+        assert elapsed < 30, f"job took {elapsed:.1f} s to fail after the server was killed"
+        print(f"\njob failed {elapsed:.2f} s after the server was killed")
+    deadline = time.monotonic() + 20
+    while running(tree) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running(tree) == []
+
+
+@pytest.mark.spark
+def test_task_without_a_server_gets_a_clear_error(spark):
+    bogus = ServerInfo(
+        executor="elsewhere/1@1.00", executor_name="executor 9 on elsewhere (JVM pid 1)",
+        host="elsewhere", pid=1, pid_start=1.0, protocol="http", address="127.0.0.1", port=1,
+        models=("affine",), log_path="", run_dir="",
+    )  # fmt: skip
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.types import FloatType
+
+    udf = predict_batch_udf(
+        triton_predict_fn({bogus.executor: bogus}, ["x"], model_name="affine"),
+        return_type=FloatType(),
+        batch_size=4,
+    )
+    with pytest.raises(Exception) as err:
+        spark.range(3).select(udf("id")).collect()
+    assert "no Triton server for executor driver" in str(err.value)
+    assert "executor 9 on elsewhere" in str(err.value)
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_failing_bind_reports_executor_and_log(spark, no_triton_left):
+    servers = TritonServerManager(spark, triton_models.bind_failing, model_name="m")
+    with pytest.raises(TritonServerError) as err:
+        servers.start()
+    msg = str(err.value)
+    assert "executor driver" in msg and "failed to start" in msg
+    assert "model file /models/missing.pt not found" in msg  # from the server's log tail
+    assert not servers.servers
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_readiness_timeout_raises_and_cleans_up(spark, no_triton_left):
+    import psutil
+
+    servers = TritonServerManager(spark, triton_models.bind_slow, model_name="m", start_timeout_s=8)
+    t0 = time.monotonic()
+    with pytest.raises(TritonServerError) as err:
+        servers.start()
+    assert time.monotonic() - t0 < 40
+    msg = str(err.value)
+    assert "executor driver" in msg and "not ready after 8 s" in msg and "server log" in msg
+    mine = [
+        p.pid for p in psutil.process_iter(["cmdline"])
+        if servers.manager_id in " ".join(p.info["cmdline"] or [])
+    ]  # fmt: skip
+    assert mine == []
+
+
+# ---------------------------------------------------------------------------------------------
+# own driver processes: owner killed, two executors
+
+
+def _start_driver(args: list[str]) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [PY, str(HERE / "triton_driver.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def _read_line(proc: subprocess.Popen, prefix: str, timeout_s: float, seen: list[str]) -> dict:
+    """The JSON after ``prefix`` on the driver's output (reading in a thread: no hang)."""
+    box: dict = {}
+
+    def reader():
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(prefix + " "):
+                box["v"] = json.loads(line[len(prefix) + 1 :])
+                return
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    if "v" not in box:
+        proc.kill()
+        raise AssertionError(
+            f"no {prefix} line from the driver in {timeout_s} s:\n" + "".join(seen[-60:])
+        )
+    return box["v"]
+
+
+def _kill_owner_and_time(proc: subprocess.Popen, servers: dict) -> float:
+    import psutil
+
+    procs = []
+    for s in servers.values():
+        for pid in s["tree"]:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pass
+    assert running(procs), "servers not running before the owner was killed"
+    proc.send_signal(signal.SIGKILL)  # no stop(), no atexit, no finalizers
+    t0 = time.monotonic()
+    while running(procs) and time.monotonic() - t0 < OWNER_GONE_BOUND_S:
+        time.sleep(0.2)
+    elapsed = time.monotonic() - t0
+    proc.wait(10)
+    assert running(procs) == [], f"left {OWNER_GONE_BOUND_S} s after the owner died"
+    # An orphaned server also removes its run folder (nobody else will).
+    deadline = time.monotonic() + 10
+    dirs = [Path(s["run_dir"]) for s in servers.values()]
+    while any(d.exists() for d in dirs) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(d.exists() for d in dirs), dirs
+    return elapsed
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+@pytest.mark.slow
+def test_owner_killed_local_servers_exit(no_triton_left):
+    seen: list[str] = []
+    proc = _start_driver(["owner-local"])
+    try:
+        servers = _read_line(proc, "READY", 300, seen)
+        assert len(servers) == 1
+        elapsed = _kill_owner_and_time(proc, servers)
+        print(f"\nlocal: servers gone {elapsed:.1f} s after the driver was killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+@pytest.mark.slow
+def test_two_executors_one_host(no_triton_left, tmp_path):
+    gpu = tmp_path / "gpus.sh"
+    gpu.write_text('#!/usr/bin/env bash\necho \'{"name":"gpu","addresses":["0"]}\'\n')
+    gpu.chmod(0o755)
+    seen: list[str] = []
+    proc = _start_driver(["cluster", str(gpu)])
+    try:
+        res = _read_line(proc, "RESULT", 540, seen)
+        servers = res["servers"]
+        # Two executors on one host: two servers, two ports, both on loopback.
+        assert len(servers) == 2, servers
+        assert len({s["port"] for s in servers.values()}) == 2
+        assert len({s["pid"] for s in servers.values()}) == 2
+        assert res["listen_addresses"] == ["127.0.0.1"]
+        assert {s["cuda_visible_devices"] for s in servers.values()} == {"0"}  # the task's GPU
+        # Every task reached its own executor's server, and both executors served.
+        assert res["rows"] == 200 and res["all_equal"]
+        pairs = res["pairs"]
+        assert {k for k, _ in pairs} == set(servers), pairs
+        assert all(servers[k]["pid"] == pid for k, pid in pairs), pairs
+        assert res["left_after_stop"] == []
+        times = {k: res[k] for k in ("session_s", "start_s", "stop_s")}
+        print(f"\ncluster timings: {times}")
+
+        again = _read_line(proc, "READY", 300, seen)
+        assert len(again) == 2
+        elapsed = _kill_owner_and_time(proc, again)
+        print(f"cluster: servers gone {elapsed:.1f} s after the driver was killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,156 @@
+"""Spark driver programs for the Triton tests that need a process of their own.
+
+A test runs one of these with the torch environment's Python and reads the ``RESULT {json}``
+and ``READY {json}`` lines it prints:
+
+- ``owner-local``: local mode; start the servers, print READY, then wait to be killed.
+- ``cluster GPU_SCRIPT``: ``local-cluster[2,1,1024]`` (two executor JVMs on this host) with a
+  GPU resource declared through GPU_SCRIPT; start one server per executor, check that every
+  task reached its own executor's server, stop, print RESULT; then start again, print READY and
+  wait to be killed (the owner-killed case on a cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import triton_models  # noqa: E402
+
+from dl_helpers.spark import build_session  # noqa: E402
+from dl_helpers.triton import (  # noqa: E402
+    TritonServerManager,
+    executor_identity,
+    triton_predict_fn,
+)
+
+
+def _ship_models_by_value() -> None:
+    # Executors cannot import tests/triton_models.py: pickle its functions by value.
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(triton_models)
+
+
+def _tree(pid: int) -> list[int]:
+    import psutil
+
+    p = psutil.Process(pid)
+    return [pid] + [c.pid for c in p.children(recursive=True)]
+
+
+def _ready_and_wait(servers: TritonServerManager) -> None:
+    info = {key: {"pid": s.pid, "port": s.port, "tree": _tree(s.pid), "run_dir": s.run_dir}
+            for key, s in servers.servers.items()}  # fmt: skip
+    print("READY " + json.dumps(info), flush=True)
+    time.sleep(3600)
+
+
+def owner_local() -> None:
+    spark = build_session("triton-owner-local", master="local[1]")
+    servers = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
+    servers.start()
+    _ready_and_wait(servers)
+
+
+def cluster(gpu_script: str) -> None:
+    import psutil
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import (
+        ArrayType,
+        FloatType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+    )
+
+    conf = {
+        "spark.executor.cores": "1",
+        "spark.executor.memory": "768m",
+        "spark.executor.resource.gpu.amount": "1",
+        "spark.executor.resource.gpu.discoveryScript": gpu_script,
+        "spark.worker.resource.gpu.amount": "1",
+        "spark.worker.resource.gpu.discoveryScript": gpu_script,
+        "spark.task.resource.gpu.amount": "1",
+    }
+    t0 = time.monotonic()
+    spark = build_session("triton-two-executors", master="local-cluster[2,1,1024]", conf=conf)
+    _ship_models_by_value()
+    result: dict = {"session_s": round(time.monotonic() - t0, 1)}
+
+    servers = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
+    servers.start()
+    result["start_s"] = servers.timings["start_s"]
+    result["servers"] = {
+        k: {
+            "pid": s.pid,
+            "port": s.port,
+            "address": s.address,
+            "name": s.executor_name,
+            "tree": _tree(s.pid),
+            "cuda_visible_devices": psutil.Process(s.pid).environ().get("CUDA_VISIBLE_DEVICES"),
+        }
+        for k, s in servers.servers.items()
+    }
+    listen = set()
+    for s in servers.servers.values():
+        tree = set(_tree(s.pid))
+        for c in psutil.net_connections(kind="inet"):
+            if c.status == psutil.CONN_LISTEN and c.pid in tree:
+                listen.add(c.laddr.ip)
+    result["listen_addresses"] = sorted(listen)
+
+    out_type = StructType(
+        [StructField("y", ArrayType(FloatType())), StructField("pid", LongType())]
+    )
+    udf = predict_batch_udf(
+        triton_predict_fn(servers, ["x"], ["y", "pid"]),
+        return_type=out_type,
+        batch_size=7,
+        input_tensor_shapes=[[2]],
+    )
+
+    @F.pandas_udf(StringType())
+    def executor_key(ids):
+        import pandas as pd
+
+        return pd.Series([executor_identity().key] * len(ids))
+
+    df = spark.range(0, 200, numPartitions=8).select(
+        "id", F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("x")
+    )
+    rows = df.select("id", "x", udf("x").alias("p"), executor_key("id").alias("key")).collect()
+    ref = triton_models.affine_reference
+    result["rows"] = len(rows)
+    result["all_equal"] = all(list(r.p.y) == ref(r.x).tolist() for r in rows)
+    result["pairs"] = sorted({(r.key, r.p.pid) for r in rows})
+    servers.stop()
+    result["stop_s"] = servers.timings["stop_s"]
+    result["left_after_stop"] = [
+        pid for s in result["servers"].values() for pid in s["tree"] if psutil.pid_exists(pid)
+        and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]  # fmt: skip
+    print("RESULT " + json.dumps(result), flush=True)
+
+    again = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
+    again.start()
+    _ready_and_wait(again)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DL_HELPERS_OFFLINE", "1")
+    if sys.argv[1] == "owner-local":
+        owner_local()
+    elif sys.argv[1] == "cluster":
+        cluster(sys.argv[2])
+    else:
+        raise SystemExit(f"unknown scenario {sys.argv[1]!r}")
