@@ -578,10 +578,11 @@ def load_imdb_reviews(
                 with tarfile.open(tgz) as t:
                     wanted = [m for m in t.getmembers() if "/unsup" not in m.name]
                     _safe_extract(t, base, wanted)
-            xtr, ytr = _take(*_read_imdb_split(root, "train"), n_train, rng)
-            xte, yte = _take(*_read_imdb_split(root, "test"), n_test, rng)
-            if not xtr or not xte:
+            train, test = _read_imdb_split(root, "train"), _read_imdb_split(root, "test")
+            if not train[0] or not test[0]:
                 raise OSError(f"no reviews under {root}")
+            xtr, ytr = _take(*train, n_train, rng)
+            xte, yte = _take(*test, n_test, rng)
             return TextDataset(xtr, ytr, xte, yte, IMDB_CLASSES, False, IMDB_URL)
         except (OSError, tarfile.TarError) as e:
             if mode is False:

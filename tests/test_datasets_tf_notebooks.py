@@ -214,6 +214,8 @@ def test_imdb_online_reads_the_archive_layout(cache):
                        np.r_[data.train_labels, data.test_labels], strict=True):  # fmt: skip
         assert text.split()[1] == data.class_names[y]
     assert not (cache / "aclImdb" / "train" / "unsup").exists()
+    test_only = ds.load_imdb_reviews(offline=False, n_train=0, n_test=2)
+    assert test_only.train_texts == [] and len(test_only.test_texts) == 2
 
 
 def test_imdb_falls_back_only_when_allowed(cache, no_network):
