@@ -51,6 +51,9 @@ def parse_args(argv=None):
                     help="comma-separated, from: all," + ",".join(_variant_names()))
     ap.add_argument("--repeats", type=int, default=3, help="warm rounds (0: cold runs only)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold runs")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a correctness check, not a timing: each variant once, all in one "
+                         "runtime (no restarts, no warm rounds)")
     ap.add_argument("--batch-size", type=int, default=16, help="images per model call")
     ap.add_argument("--arrow-batch", type=int, default=64,
                     help="spark.sql.execution.arrow.maxRecordsPerBatch")
@@ -244,7 +247,19 @@ def main(argv=None) -> dict:
     setup: dict[str, float] = {}
     try:
         # ---- cold: a fresh runtime per variant --------------------------------------------
-        if not args.no_cold:
+        if args.smoke:
+            args.repeats = 0
+            say("smoke run: each variant once, one shared runtime")
+            for i, name in enumerate(names):
+                v = variants[name]
+                t0 = time.perf_counter()
+                v.start()
+                if name == "limit":
+                    v.prepare()
+                setup[name] = time.perf_counter() - t0
+                say(f"[{i + 1}/{len(names)}] {name}: ready in {setup[name]:.1f} s")
+                timed(name, "cold", 0)
+        elif not args.no_cold:
             say("cold runs (fresh runtime per variant; runtime start is not timed)")
             for i, name in enumerate(names):
                 v = variants[name]
@@ -263,8 +278,6 @@ def main(argv=None) -> dict:
                 setup[name] = time.perf_counter() - t0
                 say(f"[{i + 1}/{len(names)}] {name}: runtime ready in {setup[name]:.1f} s")
                 timed(name, "cold", 0)
-                if name == "ray" and args.repeats:
-                    pass  # Ray stays up for the warm rounds
         # ---- warm: interleaved rounds --------------------------------------------------------
         if args.repeats:
             say("warm-up (untimed, a small slice) so every variant has its workers and model")

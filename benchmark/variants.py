@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd  # module level: pandas_udf resolves the "pd.Series" hints in globals
 import resnet50 as R
 
 HERE = Path(__file__).resolve().parent
@@ -128,6 +129,7 @@ class SparkRuntime:
             "spark.sql.files.maxPartitionBytes": str(per_image * s.task_images),
             "spark.sql.files.openCostInBytes": "0",
             "spark.driver.memory": "4g",
+            "spark.ui.enabled": "false",
             "spark.sql.parquet.enableVectorizedReader": "true",
             **{f"spark.executorEnv.{k}": v for k, v in s.malloc_env.items()},
         }
@@ -202,7 +204,6 @@ class InProcess(SparkVariant):
 
     def _udfs(self):
         if self._udf is None:
-            import pandas as pd
             from pyspark.ml.functions import predict_batch_udf
             from pyspark.sql.functions import pandas_udf
             from pyspark.sql.types import ArrayType, FloatType
@@ -286,7 +287,6 @@ class Naive(SparkVariant):
 
     def _udfs(self):
         if self._udf is None:
-            import pandas as pd
             from pyspark.sql.functions import pandas_udf
 
             model = R.build_model(self.s.pretrained)
@@ -450,16 +450,20 @@ class RayVariant:
 
         s = self.s
         cores = s.cores
-        ds = ray.data.read_parquet(str(s.data))
-        # Preprocessing tasks and model actors share the same cores: on a CPU-only machine the
-        # actors ask for most of a CPU each and the preprocessing tasks for the rest, so both
-        # stages are scheduled at once (whole CPUs for the actors would leave none for
-        # preprocessing and stall the pipeline).
+        # Preprocessing tasks and model actors share the same cores. Ray's CPU counts are
+        # admission tickets, not limits: with a whole CPU per actor (one per core) the read and
+        # preprocessing tasks would never be scheduled and the pipeline stalls (seen here), so
+        # the actors take half a CPU each and the light stages a quarter.
+        light = {"num_cpus": 0.25}
+        # As many blocks as Spark has tasks (task_images each), so both split the work alike.
+        blocks = max(cores, -(-s.images // s.task_images))
+        ds = ray.data.read_parquet(str(s.data), ray_remote_args=light,
+                                   override_num_blocks=blocks)
         ds = ds.map_batches(ray_preprocess, batch_size=s.batch_size, batch_format="numpy",
-                            num_cpus=0.2)
+                            **light)
         ds = ds.map_batches(RayPredictor, fn_constructor_kwargs={"pretrained": s.pretrained},
                             batch_size=s.batch_size, batch_format="numpy",
-                            concurrency=cores, num_cpus=0.75)
+                            compute=ray.data.ActorPoolStrategy(size=cores), num_cpus=0.5)
         ds.write_parquet(str(out))
         self._runs += 1
 

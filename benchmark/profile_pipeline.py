@@ -1,0 +1,184 @@
+"""Where the time of the Spark pipeline goes (``run.py --profile``).
+
+The fused variant (predict_batch_udf on the JPEG bytes) is taken apart by running, in one warm
+Spark session and interleaved, pipelines that stop earlier:
+
+  io          read Parquet -> JPEG bytes to Python over Arrow -> constant prediction -> write
+  decode      io + decode, resize, crop, normalize (no model)
+  full        decode + ResNet-50 (the fused variant itself)
+  floats      the reference recipe's extra step: decode in one pandas_udf, float32 tensors back
+              through the JVM into predict_batch_udf (constant prediction, no model)
+
+and from timers inside the UDF (decode vs model seconds, per Python worker). Costs are given as
+core-milliseconds per image (wall time x cores / images), so the stages add up to the full run.
+The limit's workers report the same timers without Spark around them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd  # module level: pandas_udf resolves the "pd.Series" hints in globals
+import resnet50 as R
+import variants as V
+
+
+def _struct():
+    return V._pred_struct()
+
+
+def _udf_io(batch_size):
+    from pyspark.ml.functions import predict_batch_udf
+
+    def make():
+        def predict(images):
+            n = len(images)
+            return {"prediction": np.zeros(n, np.int64), "score": np.zeros(n, np.float32)}
+        return predict
+
+    return predict_batch_udf(make, return_type=_struct(), batch_size=batch_size)
+
+
+def _udf_decode(batch_size):
+    from pyspark.ml.functions import predict_batch_udf
+
+    def make():
+        def predict(images):
+            x = R.preprocess_batch(list(images))
+            n = len(x)
+            return {"prediction": np.zeros(n, np.int64), "score": np.zeros(n, np.float32)}
+        return predict
+
+    return predict_batch_udf(make, return_type=_struct(), batch_size=batch_size)
+
+
+def _udfs_floats(batch_size):
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, FloatType
+
+    @pandas_udf(ArrayType(FloatType()))
+    def preprocess_udf(images: pd.Series) -> pd.Series:
+        x = R.preprocess_batch(images.to_list())
+        return pd.Series(list(x.reshape(len(x), -1)))
+
+    def make():
+        def predict(x):
+            n = len(x)
+            return {"prediction": np.zeros(n, np.int64), "score": np.zeros(n, np.float32)}
+        return predict
+
+    sink = predict_batch_udf(make, return_type=_struct(), batch_size=batch_size,
+                             input_tensor_shapes=[[3, R.IMAGE_SIZE, R.IMAGE_SIZE]])
+    return preprocess_udf, sink
+
+
+def _read_prof(d: Path) -> dict:
+    tot = {"decode": 0.0, "model": 0.0, "images": 0}
+    for f in d.glob("*.jsonl"):
+        for line in f.read_text().splitlines():
+            rec = json.loads(line)
+            for k in tot:
+                tot[k] += rec[k]
+    return tot
+
+
+def profile(s: V.Settings, args) -> dict:
+    prof_dir = args.out / "profile"
+    shutil.rmtree(prof_dir, ignore_errors=True)
+    s.profile_dir = prof_dir / "timers"
+    rt = V.SparkRuntime(s)
+    rt.session()
+    fused = V.Fused(s, rt)
+    bs = s.batch_size
+    pre, sink = _udfs_floats(bs)
+    io_udf, dec_udf = _udf_io(bs), _udf_decode(bs)
+
+    def q_io():
+        return rt.images_df().select("id", io_udf("image").alias("p"))
+
+    def q_decode():
+        return rt.images_df().select("id", dec_udf("image").alias("p"))
+
+    def q_floats():
+        return (rt.images_df().select("id", pre("image").alias("x"))
+                .select("id", sink("x").alias("p")))
+
+    queries = {"io": q_io, "decode": q_decode, "floats": q_floats,
+               "full": lambda: fused.predictions()}
+    times: dict[str, list[float]] = {k: [] for k in queries}
+    model_share = []
+    rounds = max(1, args.repeats)
+    print(f"profiling {s.images} images, {rounds} rounds after a warm-up", flush=True)
+    try:
+        for r in range(rounds + 1):
+            order = list(queries) if r % 2 == 0 else list(queries)[::-1]
+            for name in order:
+                out = prof_dir / "out" / name
+                shutil.rmtree(out, ignore_errors=True)
+                shutil.rmtree(s.profile_dir, ignore_errors=True)
+                t0 = time.perf_counter()
+                queries[name]().select("id", "p.prediction", "p.score").write.parquet(str(out))
+                sec = time.perf_counter() - t0
+                if r == 0:
+                    print(f"  warm-up {name}: {sec:.1f} s", flush=True)
+                    continue
+                times[name].append(sec)
+                if name == "full":
+                    model_share.append(_read_prof(s.profile_dir))
+                print(f"  round {r} {name}: {sec:.1f} s ({s.images / sec:.2f} img/s)",
+                      flush=True)
+    finally:
+        rt.stop()
+
+    # The limit's own split of decode vs model, same timers, no Spark.
+    shutil.rmtree(s.profile_dir, ignore_errors=True)
+    lim = V.LimitVariant(s)
+    try:
+        lim.start()
+        lim.prepare()
+        lim.run(prof_dir / "out" / "limit_warmup")
+        shutil.rmtree(s.profile_dir, ignore_errors=True)
+        t0 = time.perf_counter()
+        lim.run(prof_dir / "out" / "limit")
+        limit_sec = time.perf_counter() - t0
+        limit_prof = _read_prof(s.profile_dir)
+    finally:
+        lim.close()
+
+    cores, n = s.cores, s.images
+
+    def ms(sec):  # core-milliseconds per image
+        return 1000 * sec * cores / n
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    timers = {k: sum(m[k] for m in model_share) / len(model_share) for k in model_share[0]}
+    rows = {
+        "spark read + Arrow (JPEG bytes) + write + scheduling (io run)": ms(med["io"]),
+        "decode + preprocess (decode run - io run)": ms(med["decode"] - med["io"]),
+        "model (full run - decode run)": ms(med["full"] - med["decode"]),
+        "full fused run": ms(med["full"]),
+        "reference recipe's float32 tensors through the JVM (floats run - decode run)":
+            ms(med["floats"] - med["decode"]),
+        "in-UDF timers, full run: decode (core-ms/img)": 1000 * timers["decode"] / n,
+        "in-UDF timers, full run: model (core-ms/img)": 1000 * timers["model"] / n,
+        "limit: whole run": ms(limit_sec),
+        "limit timers: decode (core-ms/img)": 1000 * limit_prof["decode"] / n,
+        "limit timers: model (core-ms/img)": 1000 * limit_prof["model"] / n,
+    }
+    print(f"\nwhere the time goes ({n} images, {cores} cores; core-ms per image, medians of "
+          f"{rounds} warm rounds; load {os.getloadavg()[0]:.1f})")
+    for k, v in rows.items():
+        print(f"  {k:80s} {v:8.1f}")
+    result = {"images": n, "cores": cores, "seconds": times, "limit_seconds": limit_sec,
+              "timers_full": timers, "timers_limit": limit_prof, "core_ms_per_image": rows,
+              "loadavg": os.getloadavg()}
+    (args.out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out / 'profile.json'}")
+    return result
