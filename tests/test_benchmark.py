@@ -1,0 +1,188 @@
+"""The ResNet-50 benchmark (benchmark/): data-set preparation, the model, and a smoke run of
+every variant at a tiny size (a correctness check: one prediction per image, the same scores
+from every design; not a timing test)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmark"
+sys.path.insert(0, str(BENCH))
+
+import prepare_dataset  # noqa: E402
+import resnet50 as R  # noqa: E402
+
+
+def _tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        h.update(str(p.relative_to(path)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# --- data set preparation ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "data"
+    prepare_dataset.main(["--synthetic", "20", "--output", str(out), "--files", "3",
+                          "--row-group", "4", "--quiet"])
+    return out
+
+
+def test_synthetic_dataset_is_imagenet_like(small_dataset):
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    files = sorted(small_dataset.glob("part-*.parquet"))
+    assert len(files) == 3
+    table = pq.read_table(small_dataset)
+    assert table.schema.names == ["id", "image"]
+    ids = table.column("id").to_pylist()
+    assert len(ids) == 20 and len(set(ids)) == 20
+    for data in table.column("image").to_pylist()[:5]:
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.format == "JPEG"
+            assert min(img.size) >= 300 and max(img.size) <= 800
+    manifest = json.loads((small_dataset / prepare_dataset.MANIFEST).read_text())
+    assert manifest["images"] == 20 and manifest["source"] == "synthetic"
+
+
+def test_synthetic_images_are_reproducible():
+    photos = prepare_dataset._sample_photos()
+    assert prepare_dataset.synthetic_image(7, 0, photos) == \
+        prepare_dataset.synthetic_image(7, 0, photos)
+    assert prepare_dataset.synthetic_image(7, 0, photos) != \
+        prepare_dataset.synthetic_image(8, 0, photos)
+
+
+def test_refuses_existing_output(small_dataset):
+    before = _tree_digest(small_dataset)
+    with pytest.raises(SystemExit, match="exists"):
+        prepare_dataset.main(["--synthetic", "4", "--output", str(small_dataset), "--quiet"])
+    assert _tree_digest(small_dataset) == before
+
+
+def test_overwrite_only_replaces_its_own_folder(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="did not make it"):
+        prepare_dataset.main(["--synthetic", "4", "--output", str(foreign), "--overwrite",
+                              "--quiet"])
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_tar_input_is_read_only_and_never_written_into(tmp_path, small_dataset):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(small_dataset)
+    src = tmp_path / "src"
+    src.mkdir()
+    tar_path = src / "val.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for ident, data in zip(table.column("id").to_pylist()[:6],
+                               table.column("image").to_pylist()[:6], strict=True):
+            info = tarfile.TarInfo(ident)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    before = _tree_digest(src)
+    # Output inside the input folder, or the input folder itself: refused, nothing written.
+    for bad in (src / "out", src):
+        with pytest.raises(SystemExit, match="overlap"):
+            prepare_dataset.main(["--images-dir", str(src), "--output", str(bad), "--quiet"])
+    out = tmp_path / "out"
+    prepare_dataset.main(["--imagenet-tar", str(tar_path), "--output", str(out), "--limit", "5",
+                          "--quiet"])
+    assert _tree_digest(src) == before
+    got = pq.read_table(out)
+    assert got.num_rows == 5
+    # JPEG bytes are kept as they were in the tar (no re-encoding of real data).
+    assert got.column("image").to_pylist()[0] == table.column("image").to_pylist()[0]
+
+
+# --- the model -----------------------------------------------------------------------------
+def test_resnet50_matches_torchvision_architecture():
+    model = R.build_model(pretrained=False)
+    state = model.state_dict()
+    # torchvision.models.resnet50(): 25,557,032 parameters, these names (its checkpoint loads).
+    assert sum(p.numel() for p in model.parameters()) == 25_557_032
+    assert len(state) == 320
+    for key, shape in {"conv1.weight": (64, 3, 7, 7), "layer1.0.downsample.0.weight":
+                       (256, 64, 1, 1), "layer2.0.conv2.weight": (128, 128, 3, 3),
+                       "layer4.2.bn3.running_var": (2048,), "fc.weight": (1000, 2048)}.items():
+        assert tuple(state[key].shape) == shape
+    # v1.5: the stride sits in the 3x3 convolution of the first block of a stage.
+    assert model.layer2[0].conv2.stride == (2, 2) and model.layer2[0].conv1.stride == (1, 1)
+
+
+def test_random_model_is_identical_in_every_process():
+    a = R.build_model(pretrained=False).state_dict()
+    b = R.build_model(pretrained=False).state_dict()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_preprocess_and_predict_one_image(small_dataset):
+    import pyarrow.parquet as pq
+
+    images = pq.read_table(small_dataset).column("image").to_pylist()[:3]
+    x = R.preprocess_batch(images)
+    assert x.shape == (3, 3, 224, 224) and x.dtype == np.float32
+    assert abs(float(x.mean())) < 3 and 0.1 < float(x.std()) < 3  # normalized
+    p = R.Predictor(pretrained=False, threads=1)
+    cls, score = p.predict(x[:1])  # a batch of one keeps its batch dimension
+    assert cls.shape == (1,) and score.shape == (1,)
+    cls3, score3 = p.predict_jpeg(images, batch_size=2)
+    assert cls3.shape == (3,) and np.all((score3 > 0) & (score3 <= 1))
+    assert abs(float(score3[0]) - float(score[0])) < 1e-5
+    # Scores differ between images (random weights are scaled so softmax is not saturated).
+    assert float(score3.std()) > 0
+
+
+def test_top1():
+    logits = np.array([[0.0, 2.0, 1.0], [5.0, 0.0, 0.0]], dtype=np.float32)
+    cls, score = R.top1(logits)
+    assert cls.tolist() == [1, 0]
+    e = np.exp([0.0, 2.0, 1.0])
+    assert score[0] == pytest.approx(e[1] / e.sum(), rel=1e-6)
+
+
+# --- smoke run of every variant ------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.triton
+def test_every_variant_writes_one_prediction_per_image(tmp_path, no_triton_left):
+    """run.py --smoke at 24 images: every variant (Spark in-process, fused, Triton, naive, Ray
+    Data, the limit) writes exactly one prediction per image, and all agree on the scores."""
+    images = 24
+    cmd = [sys.executable, str(BENCH / "run.py"), "--images", str(images), "--variants", "all",
+           "--smoke", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    result = json.loads((tmp_path / "results.json").read_text())
+    runs = {r["variant"]: r for r in result["runs"]}
+    assert sorted(runs) == sorted(["inprocess", "fused", "triton", "naive", "ray", "limit"])
+    for name, r in runs.items():
+        assert r["ok"], (name, r)
+        assert r["rows"] == images and r["duplicates"] == 0 and r["missing"] == 0, (name, r)
+        diffs = {k: v for k, v in r.items() if k.startswith("max_score_diff_vs_")}
+        agree = {k: v for k, v in r.items() if k.startswith("class_agreement_vs_")}
+        assert diffs and agree, (name, r)
+        # Same seeded model everywhere; batch composition may move the last float bits only.
+        assert max(diffs.values()) < 1e-4, (name, diffs)
+        assert min(agree.values()) == 1.0, (name, agree)
+    # The table, the figures and the chart were written.
+    assert (tmp_path / "results.csv").read_text().startswith("variant,")
+    assert (tmp_path / "results.png").stat().st_size > 1000
+    assert "img/s" in proc.stdout
