@@ -1,0 +1,33 @@
+"""notebooks/huggingface/conditional_generation_tf.ipynb with CI parameters (TF environment).
+
+Offline the model is a toy T5 with random weights: its outputs are gibberish, but they differ
+between inputs and are deterministic, so Spark's outputs must equal the model's, row by row.
+"""
+
+import pytest
+
+NOTEBOOK = "notebooks/huggingface/conditional_generation_tf.ipynb"
+ROWS = 32
+PARAMS = {
+    "spark_master": "local[2]",
+    "num_rows": ROWS,
+    "max_input_length": 48,
+    "max_new_tokens": 12,
+    "batch_size": 8,
+    "run_triton": True,
+    "triton_max_batch_size": 8,
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+def test_conditional_generation_tf(run_nb, no_triton_left):
+    r = run_nb(NOTEBOOK, PARAMS)["results"]
+    assert r["direct_distinct_outputs"] > ROWS // 4  # outputs depend on the input
+    assert r["spark_rows"] == ROWS
+    assert r["spark_distinct_ids"] == ROWS
+    assert r["spark_equal_outputs"] == ROWS
+    assert r["triton_rows"] == ROWS
+    assert r["triton_equal_outputs"] == ROWS

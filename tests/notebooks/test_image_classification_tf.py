@@ -1,0 +1,36 @@
+"""notebooks/tensorflow/image_classification_tf.ipynb with CI parameters (TF environment)."""
+
+import pytest
+
+NOTEBOOK = "notebooks/tensorflow/image_classification_tf.ipynb"
+ROWS = 500
+PARAMS = {
+    "spark_master": "local[2]",
+    "num_train": 2000,
+    "num_test_rows": ROWS,
+    "epochs": 2,
+    "batch_size": 128,
+    "num_files": 2,
+    "run_triton": True,
+    "triton_max_batch_size": 128,
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+def test_image_classification_tf(run_nb, no_triton_left):
+    r = run_nb(NOTEBOOK, PARAMS)["results"]
+    assert r["reloaded_max_abs_diff"] == 0.0  # the .keras file round-trips exactly
+    assert r["test_accuracy"] > 0.5  # trained (chance is 0.1)
+    for layout in ("array", "columns"):  # every row once, scored as the model scores it
+        assert r[f"spark_{layout}_rows"] == ROWS
+        assert r[f"spark_{layout}_distinct_ids"] == ROWS
+        assert r[f"spark_{layout}_max_abs_diff"] < 1e-4
+        assert r[f"spark_{layout}_same_classes"] is True
+    assert r["predictions_rows"] == ROWS
+    assert r["spark_accuracy"] == pytest.approx(r["test_accuracy"], abs=1e-9)
+    assert r["triton_rows"] == ROWS
+    assert r["triton_max_abs_diff"] < 1e-4
+    assert r["triton_same_classes"] is True

@@ -1,0 +1,43 @@
+"""notebooks/tensorflow/keras_resnet50_tf.ipynb with CI parameters (TF environment).
+
+Small images (64x64) keep ResNet50 affordable on 2 CPU cores; the comparison of the broadcast
+pandas_udf with predict_batch_udf still runs (and is recorded), but which one wins is the
+machine's business, so it is not asserted.
+"""
+
+import pytest
+
+NOTEBOOK = "notebooks/tensorflow/keras_resnet50_tf.ipynb"
+IMAGES = 16
+PARAMS = {
+    "spark_master": "local[2]",
+    "num_images": IMAGES,
+    "image_size": 64,
+    "batch_size": 4,
+    "num_partitions": 4,
+    "timing_rounds": 2,
+    "run_triton": True,
+    "triton_max_batch_size": 8,
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+def test_keras_resnet50_tf(run_nb, no_triton_left):
+    r = run_nb(NOTEBOOK, PARAMS)["results"]
+    assert r["num_images"] == IMAGES
+    assert r["tensor_rows"] == IMAGES
+    # Random weights: outputs differ little between images, so the tolerance is set against
+    # that spread (a row matched to the wrong image would be off by about the spread).
+    spread = r["direct_logit_spread"]
+    assert spread > 0
+    for way in ("pandas_udf", "predict_batch_udf", "triton"):
+        assert r[f"{way}_rows"] == IMAGES, way
+        assert r[f"{way}_distinct_paths"] == IMAGES, way
+        assert r[f"{way}_max_abs_diff"] < min(1e-3, spread / 100), way
+    assert r["faster"] in ("pandas_udf", "predict_batch_udf")
+    for way in ("pandas_udf", "predict_batch_udf"):
+        assert len(r["warm_s"][way]) == 2 and min(r["warm_s"][way]) > 0
+        assert r["cold_s"][way] > 0

@@ -1,0 +1,32 @@
+"""notebooks/huggingface/pipelines_tf.ipynb with CI parameters (TF environment)."""
+
+import pytest
+
+NOTEBOOK = "notebooks/huggingface/pipelines_tf.ipynb"
+ROWS = 64
+PARAMS = {
+    "spark_master": "local[2]",
+    "num_rows": ROWS,
+    "batch_size": 16,
+    "standin_train_rows": 1000,
+    "standin_epochs": 2,
+    "run_triton": True,
+    "triton_max_batch_size": 16,
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+def test_pipelines_tf(run_nb, no_triton_left):
+    r = run_nb(NOTEBOOK, PARAMS)["results"]
+    counts = r["direct_label_counts"]
+    assert sum(counts.values()) == ROWS
+    if r["model_standin"]:  # the stand-in was trained so that both labels occur
+        assert min(counts.values()) > 0
+    for way in ("spark", "triton"):  # struct results, every row once, equal to the pipeline's
+        assert r[f"{way}_rows"] == ROWS, way
+        assert r[f"{way}_distinct_ids"] == ROWS, way
+        assert r[f"{way}_equal_labels"] == ROWS, way
+        assert r[f"{way}_max_score_diff"] < 1e-5, way
