@@ -97,6 +97,15 @@ ROOT_ENV = "DL_HELPERS_TRITON_DIR"  # where servers keep their run folders (defa
 _JVM_NAMES = ("java",)
 
 
+# Start failures worth another attempt (on new ports): log marker -> reason.
+_RETRYABLE = {
+    "already in use": "its port was taken",
+    # PyTriton 0.7 gives a model's second and later instances 1 s to find the first one's
+    # handshake socket; on a saturated CPU they may not.
+    "Timeout occurred while waiting for config file": "a model instance missed its handshake",
+}
+
+
 class TritonServerError(RuntimeError):
     """A Triton server could not be started, found or reached."""
 
@@ -250,7 +259,9 @@ def _log_tail(path: str | os.PathLike | None, lines: int = LOG_TAIL_LINES) -> st
 
 
 # --------------------------------------------------------------------------------------------
-# Run folders: <root>/<manager id>/<executor tag>/ holding spec, status, logs, PyTriton workspace
+# Run folders: <root>/<manager id>/<executor tag>/ holding spec, status and logs. PyTriton's
+# workspace (a copy of tritonserver, and the models' Unix sockets, whose paths may not exceed
+# 107 characters) goes into a short /tmp/dlt-XXXXXXXX folder named in the status file.
 
 
 def _root_dir() -> Path:
@@ -263,6 +274,23 @@ def _root_dir() -> Path:
 
 def _tag(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
+def _short_tmp() -> str:
+    return "/tmp" if os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+
+
+def _remove_workspace(status: dict | None) -> None:
+    """Delete a server's PyTriton workspace (its own stop does; a hard kill leaves it)."""
+    ws = (status or {}).get("workspace")
+    if ws and Path(ws).name.startswith("dlt-"):
+        shutil.rmtree(ws, ignore_errors=True)
+
+
+def _remove_run(run_dir: Path, status: dict | None) -> None:
+    """Delete a server's run folder and its workspace."""
+    _remove_workspace(status)
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -515,7 +543,10 @@ def _serve(run_dir: Path) -> int:
                 access_token=settings.token,
                 restricted_endpoints=sorted({*DEFAULT_PROTECTED_ENDPOINTS, "inference"}),
             )
-        triton = Triton(config=TritonConfig(**cfg), workspace=run_dir / "workspace", **kwargs)
+        workspace = Path(tempfile.mkdtemp(prefix="dlt-", dir=_short_tmp()))
+        workspace.rmdir()  # PyTriton creates it, and removes it on stop
+        set_status("starting", workspace=str(workspace))
+        triton = Triton(config=TritonConfig(**cfg), workspace=workspace, **kwargs)
         holder["triton"] = triton
         binder = _Binder(triton, settings)
         spec["bind_model"](binder)
@@ -568,7 +599,7 @@ def _serve(run_dir: Path) -> int:
     sys.stdout.flush()
     if holder.get("orphaned"):
         # Nobody is left to clean up after us: remove the run folder (and an empty parent).
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_run(run_dir, status)
         (run_dir.parent / f"{run_dir.name}.lock").unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             run_dir.parent.rmdir()
@@ -635,7 +666,7 @@ def launch_server(
             info["models"] = tuple(info["models"])
             return ServerInfo(**info)
         if run_dir.exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
+            _remove_run(run_dir, existing)
         run_dir.mkdir(mode=0o700)
         return _launch_locked(bind_model, settings, identity, owner, gpus, run_dir)
 
@@ -667,7 +698,6 @@ def _launch_locked(bind_model, settings, identity, owner, gpus, run_dir: Path) -
             )
         status_path = run_dir / "status.json"
         status_path.unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "workspace", ignore_errors=True)  # a failed attempt's
         log_path = run_dir / f"server-{attempt}.log"
         t0 = time.monotonic()
         with open(log_path, "ab") as logf:
@@ -688,6 +718,7 @@ def _launch_locked(bind_model, settings, identity, owner, gpus, run_dir: Path) -
             st = _read_json(status_path) or {}
             if st.get("pid"):
                 _terminate(st["pid"], st.get("pid_start"), grace_s=5)
+                _remove_workspace(st)
             raise
         if state["state"] == "ready":
             info = ServerInfo(
@@ -718,11 +749,11 @@ def _launch_locked(bind_model, settings, identity, owner, gpus, run_dir: Path) -
         errors.append(f"attempt {attempt} (port {port}): {state.get('error')}")
         if state.get("pid"):
             _terminate(state["pid"], state.get("pid_start"), grace_s=5)
-        port_taken = "already in use" in log_path.read_text("utf-8", "replace")
-        if port_taken and attempt < settings.port_attempts:
-            log.warning(
-                "Triton port %d on %s was taken: retrying on another port", port, identity.host
-            )
+        _remove_workspace(_read_json(status_path) or state)
+        text = log_path.read_text("utf-8", "replace")
+        retry = next((why for marker, why in _RETRYABLE.items() if marker in text), None)
+        if retry and attempt < settings.port_attempts:
+            log.warning("Triton server on %s: %s; starting it again", identity.host, retry)
             continue
         raise TritonServerError(
             f"Triton server for {identity.describe()} failed to start: "
@@ -749,6 +780,7 @@ def _wait_ready(status_path: Path, log_path: Path, timeout_s: float, identity, t
         if time.monotonic() > deadline:
             if st and st.get("pid"):
                 _terminate(st["pid"], st.get("pid_start"), grace_s=5)
+                _remove_workspace(st)
             raise TritonServerError(
                 f"Triton server for {identity.describe()} was not ready after {timeout_s:.0f} s "
                 f"(start_timeout_s)\n--- server log {log_path} (last lines) ---\n"
@@ -780,7 +812,7 @@ def stop_local_servers(manager_id: str | None, identity: ExecutorIdentity | None
                 if mine or not pid or not _alive(st.get("owner_pid"), st.get("owner_start")):
                     was = bool(pid) and _terminate(pid, st.get("pid_start"))
                     found.append((run_dir.name, pid, was))
-                    shutil.rmtree(run_dir, ignore_errors=True)
+                    _remove_run(run_dir, st)
                     (base / f"{run_dir.name}.lock").unlink(missing_ok=True)
         for lock_path in base.glob("*.lock"):
             if not (base / lock_path.stem).exists():
@@ -857,7 +889,14 @@ def _expected_executors(sc, num_executors: int | None) -> int | None:
 def _executors(sc) -> list[dict]:
     """Registered, active executors (not the driver): id, host, cores."""
     out = []
-    it = sc._jsc.sc().statusStore().executorList(True).iterator()
+    try:
+        it = sc._jsc.sc().statusStore().executorList(True).iterator()
+    except Exception as e:  # py4j access restricted (some managed clusters): block managers
+        log.debug("executor list unavailable (%s): counting block managers", e)
+        cores = int(sc.getConf().get("spark.executor.cores", "1"))
+        # One block manager per executor, plus the driver's.
+        n = int(sc._jsc.sc().getExecutorMemoryStatus().size()) - 1
+        return [{"id": "?", "host": "?", "cores": cores} for _ in range(n)]
     while it.hasNext():
         e = it.next()
         if e.id() == "driver":
@@ -956,7 +995,7 @@ def _finalize_local(servers: list) -> None:
     for pid, start, run_dir in servers:
         with contextlib.suppress(Exception):
             _terminate(pid, start, grace_s=10)
-            shutil.rmtree(run_dir, ignore_errors=True)
+            _remove_run(Path(run_dir), _read_json(Path(run_dir) / "status.json"))
 
 
 class TritonServerManager:
@@ -972,7 +1011,9 @@ class TritonServerManager:
         protocol: "http" or "grpc" (only that endpoint is opened).
         max_batch_size, batching_delay_us, instances: the model configuration used when
             ``bind`` gets no ``config``: largest batch, dynamic batcher queue delay (None:
-            Triton's default, 0), and copies of the inference function.
+            Triton's default, 0), and copies of the inference function (Triton model
+            instances; PyTriton's instances hand-shake with a 1 s limit, so on a saturated CPU
+            a start may need a second attempt, which is made automatically).
         address: listen address (loopback by default; "0.0.0.0" exposes the servers).
         port: port to try first for the protocol (default: one the kernel picks); if taken,
             another is used.

@@ -65,14 +65,19 @@ def running(procs) -> list:
 
 
 def listen_addresses(pids) -> set[str]:
+    """Addresses the processes listen on (an IPv4-mapped IPv6 address, as gRPC binds
+    127.0.0.1, is shown as its IPv4 address)."""
+    import ipaddress
+
     import psutil
 
     pids = set(pids)
-    return {
-        c.laddr.ip
-        for c in psutil.net_connections(kind="inet")
-        if c.status == psutil.CONN_LISTEN and c.pid in pids
-    }
+    out = set()
+    for c in psutil.net_connections(kind="inet"):
+        if c.status == psutil.CONN_LISTEN and c.pid in pids:
+            ip = ipaddress.ip_address(c.laddr.ip.split("%")[0])
+            out.add(str(getattr(ip, "ipv4_mapped", None) or ip))
+    return out
 
 
 def affine_df(spark, n: int, partitions: int):
@@ -150,6 +155,10 @@ def test_local_start_infer_stop(spark, no_triton_left, manager_kwargs):
         # Listeners only on loopback, and only the one protocol port.
         assert listen_addresses(p.pid for p in tree) == {"127.0.0.1"}
         assert info.address == "127.0.0.1" and info.is_alive()
+        # PyTriton's Unix sockets live in a short workspace path (sun_path holds 107 bytes).
+        workspace = Path(json.loads((Path(info.run_dir) / "status.json").read_text())["workspace"])
+        sockets = list(workspace.glob("*.sock"))
+        assert sockets and max(len(str(p)) for p in sockets) < 100, sockets
 
         # 203 rows in 2 partitions, batches of 10: the last batch of a partition has 1 row; the
         # server takes 8 at most, so every 10-row batch is split.
@@ -188,7 +197,7 @@ def test_local_start_infer_stop(spark, no_triton_left, manager_kwargs):
         ]
     assert not servers.servers
     assert running(tree) == [], "server processes left after stop()"
-    assert not Path(info.run_dir).exists()
+    assert not Path(info.run_dir).exists() and not workspace.exists()
     assert servers.timings["start_s"] > 0 and servers.timings["stop_s"] > 0
     print(f"\nlocal start {servers.timings['start_s']} s, stop {servers.timings['stop_s']} s")
 
@@ -214,6 +223,38 @@ def test_port_taken_moves_to_another_port(spark, no_triton_left, manager_kwargs)
 
 @pytest.mark.spark
 @pytest.mark.triton
+def test_grpc_instances_and_batching_delay(spark, no_triton_left):
+    from pytriton.client import ModelClient
+
+    with TritonServerManager(
+        spark,
+        triton_models.bind_test_models,
+        model_name="affine",
+        protocol="grpc",
+        max_batch_size=16,
+        batching_delay_us=500,
+        instances=2,
+        server_env={"TEST_ONLY_AFFINE": "1"},  # fewer stubs starting at once on 2 cores
+    ) as servers:
+        (info,) = servers.servers.values()
+        assert info.url.startswith("grpc://127.0.0.1:")
+        assert listen_addresses(p.pid for p in server_tree(info)) == {"127.0.0.1"}
+        with ModelClient(info.url, "affine", access_token=info.token) as client:
+            config = client.model_config
+        assert config.max_batch_size == 16
+        assert config.batcher.max_queue_delay_microseconds == 500
+        assert sum(config.instance_group.values()) == 2
+        rows = affine_df(spark, 9, 1).select("x", affine_udf(servers, 4)("x").alias("p")).collect()
+        for r in rows:
+            assert r.p.y == triton_models.affine_reference(r.x).tolist()
+        # Without the token, inference is refused.
+        with ModelClient(info.url, "affine", init_timeout_s=10) as client:
+            with pytest.raises(Exception, match="restricted|token"):
+                client.infer_batch(x=np.ones((1, 3), np.float32))
+
+
+@pytest.mark.spark
+@pytest.mark.triton
 def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs, tmp_path):
     mark = tmp_path / "batches"
     env = {"TEST_INFER_SLEEP_S": "0.2", "TEST_INFER_MARK": str(mark)}
@@ -222,6 +263,7 @@ def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs,
     ) as servers:
         (info,) = servers.servers.values()
         tree = server_tree(info)
+        workspace = Path(json.loads((Path(info.run_dir) / "status.json").read_text())["workspace"])
         killed_at = {}
 
         def kill_when_busy():
@@ -250,6 +292,7 @@ def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs,
     while running(tree) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert running(tree) == []
+    assert not workspace.exists()  # a hard-killed server's workspace is removed by stop()
 
 
 @pytest.mark.spark

@@ -7,7 +7,8 @@
 - ``strings``: s bytes [1] -> upper bytes [1], length int64 [1].
 
 The server environment may slow ``affine`` down (``TEST_INFER_SLEEP_S`` per batch) and make it
-touch a file on each batch (``TEST_INFER_MARK``), for the mid-job failure test.
+touch a file on each batch (``TEST_INFER_MARK``), for the mid-job failure test, and skip
+``strings`` (``TEST_ONLY_AFFINE``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def bind_test_models(triton) -> None:
             Tensor(name="pid", dtype=np.int64, shape=(1,)),
         ],
     )
+    if os.environ.get("TEST_ONLY_AFFINE"):
+        return
     triton.bind(
         model_name="strings",
         infer_func=strings,
