@@ -1,0 +1,43 @@
+"""sentence_transformers_torch.ipynb with CI parameters (the real all-MiniLM-L6-v2 from its
+package, synthetic reviews): Spark's embeddings, in-process (a single row included), compiled
+and through Triton, equal SentenceTransformer.encode; the similarity search agrees with numpy."""
+
+from __future__ import annotations
+
+import pytest
+
+from dl_helpers.acceleration import CPU_DEFAULT
+
+NOTEBOOK = "notebooks/huggingface/sentence_transformers_torch.ipynb"
+ROWS = 96
+CI_PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True}
+TOL = 1e-5  # unit vectors; float32 differences from padding batches differently are ~1e-7
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+@pytest.mark.triton
+@pytest.mark.slow
+def test_sentence_transformers_notebook(run_nb, no_triton_left):
+    res = run_nb(NOTEBOOK, CI_PARAMS)["results"]
+
+    assert res["model_packaged_copy"] is True and res["data_standin"] is True
+    assert res["input_rows"] == ROWS
+    assert res["embedding_dim"] == 384
+
+    for part in ("spark", "accelerated", "triton"):
+        assert res[f"{part}_rows"] == ROWS, part
+        assert res[f"{part}_max_abs_diff"] < TOL, part
+    assert res["acceleration_backend_used"] == CPU_DEFAULT
+
+    # a DataFrame of one row: one 384-float embedding, not a squeezed or empty value
+    assert res["single_row_rows"] == 1
+    assert res["single_row_dim"] == 384
+    assert res["single_row_max_abs_diff"] < TOL
+
+    # Spark SQL's ranking equals numpy's, and a negative query finds negative reviews
+    assert len(res["similarity_top_ids"]) == 5
+    assert res["similarity_top_ids_match_numpy"] is True
+    assert res["similarity_top_negative_share"] >= 0.8
+
+    assert res["predictions_rows"] == ROWS
