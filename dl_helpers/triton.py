@@ -444,8 +444,14 @@ def _serve(run_dir: Path) -> int:
         status.update(extra, state=state)
         _write_json(status_path, status)
 
-    with open(run_dir / "spec.pkl", "rb") as f:
-        spec = pickle.load(f)
+    set_status("starting")
+    try:  # bind_model may name modules this interpreter cannot import
+        with open(run_dir / "spec.pkl", "rb") as f:
+            spec = pickle.load(f)
+    except BaseException as e:
+        traceback.print_exc(file=sys.stdout)
+        set_status("failed", error=f"cannot load bind_model: {type(e).__name__}: {e}")
+        return 1
     settings: _Settings = spec["settings"]
     owner_pid, owner_start = spec["owner_pid"], spec["owner_start"]
     port = spec["port"]
@@ -620,7 +626,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.fork() > 0:
             os._exit(0)
         os.setsid()
-    return _serve(run_dir)
+    code = _serve(run_dir)
+    # Triton is stopped and the status written: skip the interpreter's slow teardown (PyTriton
+    # and gRPC threads), which only delays the exit that stop() waits for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # --------------------------------------------------------------------------------------------

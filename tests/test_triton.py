@@ -298,10 +298,18 @@ def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs,
 @pytest.mark.spark
 def test_task_without_a_server_gets_a_clear_error(spark):
     bogus = ServerInfo(
-        executor="elsewhere/1@1.00", executor_name="executor 9 on elsewhere (JVM pid 1)",
-        host="elsewhere", pid=1, pid_start=1.0, protocol="http", address="127.0.0.1", port=1,
-        models=("affine",), log_path="", run_dir="",
-    )  # fmt: skip
+        executor="elsewhere/1@1.00",
+        executor_name="executor 9 on elsewhere (JVM pid 1)",
+        host="elsewhere",
+        pid=1,
+        pid_start=1.0,
+        protocol="http",
+        address="127.0.0.1",
+        port=1,
+        models=("affine",),
+        log_path="",
+        run_dir="",
+    )
     from pyspark.ml.functions import predict_batch_udf
     from pyspark.sql.types import FloatType
 
@@ -328,11 +336,43 @@ def test_failing_bind_reports_executor_and_log(spark, no_triton_left):
     assert not servers.servers
 
 
+def _processes_of(manager: TritonServerManager) -> list[int]:
+    import psutil
+
+    return [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if manager.manager_id in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_interrupts_leave_no_server(spark, no_triton_left):
+    # A failing or interrupted cell inside the with block: __exit__ stops the servers.
+    manager = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
+    with pytest.raises(KeyboardInterrupt):
+        with manager as servers:
+            (info,) = servers.servers.values()
+            tree = server_tree(info)
+            raise KeyboardInterrupt
+    assert running(tree) == [] and _processes_of(manager) == []
+
+    # An interrupted start (Ctrl-C while a model loads): the half-started server is stopped.
+    slow = TritonServerManager(spark, triton_models.bind_slow, model_name="m")
+    timer = threading.Timer(6, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            slow.start()
+    finally:
+        timer.cancel()
+    assert _processes_of(slow) == [] and not slow.servers
+
+
 @pytest.mark.spark
 @pytest.mark.triton
 def test_readiness_timeout_raises_and_cleans_up(spark, no_triton_left):
-    import psutil
-
     servers = TritonServerManager(spark, triton_models.bind_slow, model_name="m", start_timeout_s=8)
     t0 = time.monotonic()
     with pytest.raises(TritonServerError) as err:
@@ -340,11 +380,7 @@ def test_readiness_timeout_raises_and_cleans_up(spark, no_triton_left):
     assert time.monotonic() - t0 < 40
     msg = str(err.value)
     assert "executor driver" in msg and "not ready after 8 s" in msg and "server log" in msg
-    mine = [
-        p.pid for p in psutil.process_iter(["cmdline"])
-        if servers.manager_id in " ".join(p.info["cmdline"] or [])
-    ]  # fmt: skip
-    assert mine == []
+    assert _processes_of(servers) == []
 
 
 # ---------------------------------------------------------------------------------------------
