@@ -7,7 +7,8 @@ One entry point, :func:`compile_model`, and one question, :func:`available_backe
 - ``"torch.compile"``: Inductor-generated code (needs a C++ compiler on CPU). Compiling takes
   tens of seconds per process, so it only pays off for long runs.
 - ``"eager"``: the model as it is (under ``torch.inference_mode``).
-- ``"auto"``: TensorRT where a GPU and torch-tensorrt are there, else :data:`CPU_DEFAULT`.
+- ``"auto"``: TensorRT where a GPU and torch-tensorrt are there, else :data:`CPU_DEFAULT`
+  (eager: on the CPUs measured, no backend paid off across models; see the figures there).
 
 A backend that is unavailable (not installed, no GPU, no compiler) or fails to compile this
 model falls back to the next one, with a message that says why (``strict=True`` raises
@@ -48,10 +49,16 @@ EAGER = "eager"
 AUTO = "auto"
 BACKENDS = (TENSORRT, ONNXRUNTIME, TORCH_COMPILE, EAGER)
 
-# What "auto" picks on CPU. Set from benchmark/acceleration.py's figures on 2-core CPU machines:
-# ONNX Runtime beat eager torch on all three models (image MLP, housing MLP, MiniLM); torch.compile
-# costs 20-60 s of compilation per process, which a Spark task rarely earns back.
-CPU_DEFAULT = ONNXRUNTIME
+# What "auto" picks without TensorRT. From benchmark/acceleration.py on this project's 2-core CPU
+# machines (one thread per Spark task, interleaved runs, median per-round ratio to eager):
+#   image MLP (784-512-512-10, batch 1024):  onnxruntime 1.02x, torch.compile 0.98x
+#   housing MLP (8-64-32-16-1, batch 1024):  onnxruntime 1.2-1.4x, torch.compile 0.65-0.76x
+#   all-MiniLM-L6-v2 (batch 64, 75 tokens):  onnxruntime 0.57-0.76x, torch.compile 0.8-1.1x
+#     (torch.compile: 15-220 s of compilation per process before the first batch)
+# ONNX Runtime only helps the tiny housing model, whose forward pass is already far cheaper than
+# Spark's own per-batch work, and slows the transformer; nothing pays off across the board, so
+# CPU runs stay eager unless a backend is asked for by name.
+CPU_DEFAULT = EAGER
 # Where a backend cannot be used, the next one in this order is tried.
 _FALLBACK = {
     TENSORRT: (CPU_DEFAULT, EAGER),
@@ -218,7 +225,9 @@ def _grow_batch(inputs: tuple, n: int) -> tuple:
     out = []
     for x in inputs:
         reps = -(-n // x.shape[0])
-        out.append(torch.cat([x] * reps)[:n] if reps > 1 else x[:n])
+        # clone: a slice is a view, and Dynamo guards on views' bases (a later non-view input
+        # would recompile)
+        out.append((torch.cat([x] * reps) if reps > 1 else x)[:n].clone())
     return tuple(out)
 
 
@@ -327,25 +336,37 @@ def _onnxruntime(
 
 def _torch_compile(model, inputs, device, dynamic_batch=True, mode=None, **_) -> Callable:
     import torch
+    from torch.utils._pytree import tree_map
 
     compiled = torch.compile(model, dynamic=dynamic_batch or None, mode=mode)
+
+    def plain(x):
+        # Dynamo guards on a tensor's dispatch keys: an "inference tensor" (made under
+        # torch.inference_mode) and a normal one would each need their own compilation. Always
+        # hand it normal tensors (a cheap copy of the input where needed), under no_grad.
+        x = _to_tensor(x, device)
+        if isinstance(x, torch.Tensor) and x.is_inference():
+            with torch.inference_mode(False):
+                x = x.clone()
+        return x
+
+    def call(xs):
+        with torch.inference_mode(False), torch.no_grad():
+            return compiled(*xs)
+
     # Compile now (not in the first Spark batch), on a batch > 1 so the batch stays symbolic.
-    with torch.inference_mode():
-        compiled(*_grow_batch(inputs, max(2, inputs[0].shape[0])))
+    with torch.inference_mode(False), torch.no_grad():
+        call(_grow_batch(tuple(plain(x) for x in inputs), max(2, inputs[0].shape[0])))
 
     def run(*xs):
-        xs = tuple(_to_tensor(x, device) for x in xs)
-        n = xs[0].shape[0]
-        if dynamic_batch and n == 1:
+        xs = tuple(plain(x) for x in xs)
+        if dynamic_batch and xs[0].shape[0] == 1:
             # Dynamo specialises size-1 dimensions: a batch of one would trigger a second
             # compilation (tens of seconds). Run it as a batch of two and keep the first row.
-            from torch.utils._pytree import tree_map
-
-            with torch.inference_mode():
-                out = compiled(*(torch.cat([x, x]) for x in xs))
+            with torch.inference_mode(False), torch.no_grad():
+                out = call(tuple(torch.cat([x, x]) for x in xs))
             return tree_map(lambda t: t[:1] if isinstance(t, torch.Tensor) else t, out)
-        with torch.inference_mode():
-            return compiled(*xs)
+        return call(xs)
 
     return run
 
@@ -435,9 +456,7 @@ def compile_model(
         first = TENSORRT if device == "cuda" and _installed("torch_tensorrt") else CPU_DEFAULT
     else:
         first = backend
-    candidates = [first, *(_FALLBACK[first])]
-    if EAGER not in candidates:
-        candidates.append(EAGER)
+    candidates = list(dict.fromkeys([first, *_FALLBACK[first], EAGER]))  # in order, no repeats
     fallbacks: list[str] = []
 
     def give_up(name: str, why: str):
