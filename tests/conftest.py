@@ -29,7 +29,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def triton_processes() -> list[str]:
-    """Triton server / Python-backend stub processes on this machine, as 'pid name' strings."""
+    """Triton processes on this machine (tritonserver, Python-backend stubs, dl_helpers' server
+    process), as 'pid command' strings."""
     import psutil
 
     found = []
@@ -39,7 +40,8 @@ def triton_processes() -> list[str]:
             cmd = " ".join(p.info["cmdline"] or [])
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES):
+        server = "dl_helpers.triton serve" in cmd  # the manager's own server process
+        if server or any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES):
             found.append(f"{p.info['pid']} {cmd[:120]}")
     return found
 
