@@ -50,10 +50,10 @@ AUTO = "auto"
 BACKENDS = (TENSORRT, ONNXRUNTIME, TORCH_COMPILE, EAGER)
 
 # What "auto" picks without TensorRT. From benchmark/acceleration.py on this project's 2-core CPU
-# machines (one thread per Spark task, interleaved runs, median per-round ratio to eager):
-#   image MLP (784-512-512-10, batch 1024):  onnxruntime 1.02x, torch.compile 0.98x
-#   housing MLP (8-64-32-16-1, batch 1024):  onnxruntime 1.2-1.4x, torch.compile 0.65-0.76x
-#   all-MiniLM-L6-v2 (batch 64, 75 tokens):  onnxruntime 0.57-0.76x, torch.compile 0.8-1.1x
+# machines (one thread per Spark task, interleaved runs; medians of three runs on a busy machine):
+#   image MLP (784-512-512-10, batch 1024):  onnxruntime 0.82-1.05x, torch.compile 0.88-1.03x
+#   housing MLP (8-64-32-16-1, batch 1024):  onnxruntime 1.20-1.42x, torch.compile 0.65-0.76x
+#   all-MiniLM-L6-v2 (batch 64, 75 tokens):  onnxruntime 0.57-0.80x, torch.compile 0.81-1.11x
 #     (torch.compile: 15-220 s of compilation per process before the first batch)
 # ONNX Runtime only helps the tiny housing model, whose forward pass is already far cheaper than
 # Spark's own per-batch work, and slows the transformer; nothing pays off across the board, so
