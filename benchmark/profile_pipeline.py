@@ -10,7 +10,8 @@ Spark session and interleaved, pipelines that stop earlier:
               through the JVM into predict_batch_udf (constant prediction, no model)
 
 and from timers inside the UDF (decode vs model seconds, per Python worker). Costs are given as
-core-milliseconds per image (wall time x cores / images), so the stages add up to the full run.
+milliseconds per image, both as wall time x cores and as CPU time of every process (the latter
+barely moves with other users' load), so the stages add up to the full run.
 The limit's workers report the same timers without Spark around them.
 """
 
@@ -112,7 +113,10 @@ def profile(s: V.Settings, args) -> dict:
 
     queries = {"io": q_io, "decode": q_decode, "floats": q_floats,
                "full": lambda: fused.predictions()}
+    from run import tree_cpu_seconds
+
     times: dict[str, list[float]] = {k: [] for k in queries}
+    cpus: dict[str, list[float]] = {k: [] for k in queries}
     model_share = []
     rounds = max(1, args.repeats)
     print(f"profiling {s.images} images, {rounds} rounds after a warm-up", flush=True)
@@ -123,13 +127,16 @@ def profile(s: V.Settings, args) -> dict:
                 out = prof_dir / "out" / name
                 shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(s.profile_dir, ignore_errors=True)
+                c0 = tree_cpu_seconds()
                 t0 = time.perf_counter()
                 queries[name]().select("id", "p.prediction", "p.score").write.parquet(str(out))
                 sec = time.perf_counter() - t0
+                cpu = tree_cpu_seconds() - c0
                 if r == 0:
                     print(f"  warm-up {name}: {sec:.1f} s", flush=True)
                     continue
                 times[name].append(sec)
+                cpus[name].append(cpu)
                 if name == "full":
                     model_share.append(_read_prof(s.profile_dir))
                 print(f"  round {r} {name}: {sec:.1f} s ({s.images / sec:.2f} img/s)",
@@ -145,9 +152,11 @@ def profile(s: V.Settings, args) -> dict:
         lim.prepare()
         lim.run(prof_dir / "out" / "limit_warmup")
         shutil.rmtree(s.profile_dir, ignore_errors=True)
+        c0 = tree_cpu_seconds()
         t0 = time.perf_counter()
         lim.run(prof_dir / "out" / "limit")
         limit_sec = time.perf_counter() - t0
+        limit_cpu = tree_cpu_seconds() - c0
         limit_prof = _read_prof(s.profile_dir)
     finally:
         lim.close()
@@ -158,26 +167,38 @@ def profile(s: V.Settings, args) -> dict:
         return 1000 * sec * cores / n
 
     med = {k: statistics.median(v) for k, v in times.items()}
+    cmed = {k: statistics.median(v) for k, v in cpus.items()}
     timers = {k: sum(m[k] for m in model_share) / len(model_share) for k in model_share[0]}
-    rows = {
-        "spark read + Arrow (JPEG bytes) + write + scheduling (io run)": ms(med["io"]),
-        "decode + preprocess (decode run - io run)": ms(med["decode"] - med["io"]),
-        "model (full run - decode run)": ms(med["full"] - med["decode"]),
-        "full fused run": ms(med["full"]),
-        "reference recipe's float32 tensors through the JVM (floats run - decode run)":
-            ms(med["floats"] - med["decode"]),
-        "in-UDF timers, full run: decode (core-ms/img)": 1000 * timers["decode"] / n,
-        "in-UDF timers, full run: model (core-ms/img)": 1000 * timers["model"] / n,
-        "limit: whole run": ms(limit_sec),
-        "limit timers: decode (core-ms/img)": 1000 * limit_prof["decode"] / n,
-        "limit timers: model (core-ms/img)": 1000 * limit_prof["model"] / n,
-    }
-    print(f"\nwhere the time goes ({n} images, {cores} cores; core-ms per image, medians of "
-          f"{rounds} warm rounds; load {os.getloadavg()[0]:.1f})")
-    for k, v in rows.items():
-        print(f"  {k:80s} {v:8.1f}")
-    result = {"images": n, "cores": cores, "seconds": times, "limit_seconds": limit_sec,
-              "timers_full": timers, "timers_limit": limit_prof, "core_ms_per_image": rows,
+
+    def cms(sec):  # CPU-milliseconds per image
+        return 1000 * sec / n
+
+    # (stage, wall core-ms/img, CPU-ms/img)
+    rows = [
+        ("Spark read + JPEG bytes over Arrow + write + scheduling (io run)",
+         ms(med["io"]), cms(cmed["io"])),
+        ("decode + preprocess (decode run - io run)",
+         ms(med["decode"] - med["io"]), cms(cmed["decode"] - cmed["io"])),
+        ("model (full run - decode run)",
+         ms(med["full"] - med["decode"]), cms(cmed["full"] - cmed["decode"])),
+        ("= full fused run", ms(med["full"]), cms(cmed["full"])),
+        ("reference recipe: float32 tensors through the JVM (floats run - decode run)",
+         ms(med["floats"] - med["decode"]), cms(cmed["floats"] - cmed["decode"])),
+        ("fused, in-UDF timers: decode", 1000 * timers["decode"] / n, None),
+        ("fused, in-UDF timers: model", 1000 * timers["model"] / n, None),
+        ("limit: whole run", ms(limit_sec), cms(limit_cpu)),
+        ("limit timers: decode", 1000 * limit_prof["decode"] / n, None),
+        ("limit timers: model", 1000 * limit_prof["model"] / n, None),
+    ]
+    print(f"\nwhere the time goes ({n} images, {cores} cores; per image, medians of {rounds} warm "
+          f"rounds; load {os.getloadavg()[0]:.1f})")
+    print(f"  {'stage':78s} {'wall x cores':>12s} {'CPU':>8s}  (ms/img)")
+    for k, w, c in rows:
+        print(f"  {k:78s} {w:12.1f} {'' if c is None else f'{c:8.1f}':>8s}")
+    result = {"images": n, "cores": cores, "seconds": times, "cpu_seconds": cpus,
+              "limit_seconds": limit_sec, "limit_cpu_seconds": limit_cpu,
+              "timers_full": timers, "timers_limit": limit_prof,
+              "ms_per_image": [{"stage": k, "wall_x_cores": w, "cpu": c} for k, w, c in rows],
               "loadavg": os.getloadavg()}
     (args.out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out / 'profile.json'}")

@@ -144,6 +144,24 @@ def check_output(path: Path, ids: set) -> dict:
             "scores": t.set_index("id")[["prediction", "score"]].sort_index()}
 
 
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and everything it started:
+    Spark's JVM and Python workers, Ray's raylet and workers, Triton servers, the limit's
+    processes. Exited children count through their parent's children_* times. Unlike wall
+    time, this barely moves when other users load the machine."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
 def median_spread(xs):
     if not xs:
         return None, None, None
@@ -205,7 +223,7 @@ def main(argv=None) -> dict:
     import pyarrow.parquet as pq
 
     ids = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
-    warm_data = make_warmup_data(data, args.out / "warmup", images=min(len(ids), 8 * args.cores
+    warm_data = make_warmup_data(data, args.out / "warmup", images=min(len(ids), 2 * args.cores
                                  * args.batch_size), row_group=args.batch_size)
     say(f"data set {data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants {names}; "
         f"{args.cores} cores; malloc {args.malloc}; load {os.getloadavg()[0]:.1f}")
@@ -220,9 +238,11 @@ def main(argv=None) -> dict:
         out = s.out / name / f"{phase}{round_}"
         V.clear(out)
         cold = v.cold()
+        c0 = tree_cpu_seconds()
         t0 = time.perf_counter()
         v.run(out)
         sec = time.perf_counter() - t0
+        cpu = tree_cpu_seconds() - c0
         chk = check_output(out, ids)
         scores = chk.pop("scores")
         if chk["ok"] and "ref" not in agreement_ref:
@@ -234,12 +254,13 @@ def main(argv=None) -> dict:
             chk["class_agreement_vs_" + ref_name] = float((scores["prediction"]
                                                            == ref["prediction"]).mean())
         rec = {"variant": name, "phase": phase, "round": round_, "cold": cold, "seconds": sec,
-               "images": s.images, "img_per_s": s.images / sec, "load1": os.getloadavg()[0],
+               "images": s.images, "img_per_s": s.images / sec, "cpu_s": cpu,
+               "cpu_ms_per_image": 1000 * cpu / s.images, "load1": os.getloadavg()[0],
                **chk}
         runs.append(rec)
         say(f"  {phase:4s} {name:9s} {s.images} images in {sec:6.1f} s = "
-            f"{rec['img_per_s']:5.2f} img/s  (check {'ok' if chk['ok'] else 'FAILED'}, "
-            f"load {rec['load1']:.1f})")
+            f"{rec['img_per_s']:5.2f} img/s, {rec['cpu_ms_per_image']:4.0f} CPU-ms/img  "
+            f"(check {'ok' if chk['ok'] else 'FAILED'}, load {rec['load1']:.1f})")
         if not chk["ok"]:
             raise SystemExit(f"{name} wrote a wrong output: {chk}")
         return rec
@@ -315,7 +336,7 @@ def main(argv=None) -> dict:
                 say(f"closing {v.name} failed: {e!r}")
         rt.stop()
 
-    summary = summarize(names, runs, setup, V.LABELS)
+    summary = summarize(names, runs, setup, V.LABELS, args.cores)
     result = {"settings": {k: str(v) for k, v in vars(args).items()}, "machine": machine(),
               "versions": versions(), "data": {"path": str(data), "images": s.images,
                                                "bytes": s.data_bytes},
@@ -326,15 +347,20 @@ def main(argv=None) -> dict:
     return result
 
 
-def summarize(names, runs, setup, labels) -> list[dict]:
+def summarize(names, runs, setup, labels, cores) -> list[dict]:
     rows = []
     for n in names:
         cold = [r for r in runs if r["variant"] == n and r["phase"] == "cold"]
         warm = [r["img_per_s"] for r in runs if r["variant"] == n and r["phase"] == "warm"]
         med, lo, hi = median_spread(warm)
+        cpu = [r["cpu_ms_per_image"] for r in runs if r["variant"] == n and r["phase"] == "warm"]
+        cpu_med = statistics.median(cpu) if cpu else None
         rows.append({"variant": n, "label": labels[n], "setup_s": setup.get(n),
                      "cold_img_per_s": cold[0]["img_per_s"] if cold else None,
-                     "warm_img_per_s": med, "warm_min": lo, "warm_max": hi, "warm_runs": len(warm)})
+                     "warm_img_per_s": med, "warm_min": lo, "warm_max": hi, "warm_runs": len(warm),
+                     "warm_cpu_ms_per_image": cpu_med,
+                     # what the variant would reach if it kept every core busy
+                     "cpu_bound_img_per_s": (1000 * cores / cpu_med) if cpu_med else None})
     limit = next((r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows
                   if r["variant"] == "limit"), None)
     base = next((r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows
@@ -351,14 +377,17 @@ def _f(x, fmt="{:.2f}"):
 
 
 def print_table(rows) -> None:
-    head = (f"{'variant':36s} {'cold img/s':>10s} {'warm img/s':>10s} {'min-max':>13s} "
-            f"{'/limit':>7s} {'/var 1':>7s}")
+    head = (f"{'variant':34s} {'cold img/s':>10s} {'warm img/s':>10s} {'min-max':>11s} "
+            f"{'/limit':>6s} {'/var 1':>6s} {'CPU-ms/img':>10s}")
     print("\n" + head + "\n" + "-" * len(head))
     for r in rows:
         spread = (f"{r['warm_min']:.2f}-{r['warm_max']:.2f}" if r["warm_runs"] else "-")
-        print(f"{r['label']:36s} {_f(r['cold_img_per_s']):>10s} {_f(r['warm_img_per_s']):>10s} "
-              f"{spread:>13s} {_f(r['vs_limit']):>7s} {_f(r['vs_inprocess']):>7s}")
-    print("(ratios use the warm medians, or the cold run when there are no warm runs)\n")
+        print(f"{r['label']:34s} {_f(r['cold_img_per_s']):>10s} {_f(r['warm_img_per_s']):>10s} "
+              f"{spread:>11s} {_f(r['vs_limit']):>6s} {_f(r['vs_inprocess']):>6s} "
+              f"{_f(r['warm_cpu_ms_per_image'], '{:.0f}'):>10s}")
+    print("(ratios use the warm medians, or the cold run when there are no warm runs; CPU-ms/img:\n"
+          " CPU time of every process of the variant per image, warm median, which other users'\n"
+          " load barely moves)\n")
 
 
 def write_outputs(result: dict, out: Path) -> None:
