@@ -112,7 +112,7 @@ def profile(s: V.Settings, args) -> dict:
                 .select("id", sink("x").alias("p")))
 
     queries = {"io": q_io, "decode": q_decode, "floats": q_floats,
-               "full": lambda: fused.predictions()}
+               "full": lambda: rt.images_df().select("id", fused._udfs()("image").alias("p"))}
     from run import tree_cpu_seconds
 
     times: dict[str, list[float]] = {k: [] for k in queries}

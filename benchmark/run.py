@@ -222,6 +222,7 @@ def main(argv=None) -> dict:
 
     import pyarrow.parquet as pq
 
+    host = machine()  # load average at the start; the end is added below
     ids = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
     warm_data = make_warmup_data(data, args.out / "warmup", images=min(len(ids), 2 * args.cores
                                  * args.batch_size), row_group=args.batch_size)
@@ -337,7 +338,7 @@ def main(argv=None) -> dict:
         rt.stop()
 
     summary = summarize(names, runs, setup, V.LABELS, args.cores)
-    result = {"settings": {k: str(v) for k, v in vars(args).items()}, "machine": machine(),
+    result = {"settings": {k: str(v) for k, v in vars(args).items()}, "machine": host,
               "versions": versions(), "data": {"path": str(data), "images": s.images,
                                                "bytes": s.data_bytes},
               "summary": summary, "runs": runs}
