@@ -397,11 +397,34 @@ def write_outputs(result: dict, out: Path) -> None:
         w = csv.DictWriter(f, fieldnames=list(result["summary"][0]))
         w.writeheader()
         w.writerows(result["summary"])
+    (out / "results.md").write_text(markdown_table(result))
     try:
         chart(result, out / "results.png")
     except ImportError as e:
         say(f"no chart: {e}")
-    say(f"wrote {out / 'results.json'}, results.csv, results.png")
+    say(f"wrote {out / 'results.json'}, results.csv, results.md, results.png")
+
+
+def markdown_table(result: dict) -> str:
+    """The summary as a Markdown table, ready for RESULTS.md."""
+    m = result["machine"]
+    lines = [
+        f"{result['data']['images']} images, {m['cpus']} cores ({m.get('cpu', '?')}), load average "
+        f"{m['loadavg_start'][0]:.1f} at the start and {m['loadavg_end'][0]:.1f} at the end; "
+        f"warm = median of {result['settings']['repeats']} interleaved rounds.",
+        "",
+        "| variant | cold img/s | warm img/s | warm min-max | / limit | / variant 1 "
+        "| CPU ms / image | img/s if CPU-bound |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["summary"]:
+        spread = f"{r['warm_min']:.2f}-{r['warm_max']:.2f}" if r["warm_runs"] else "-"
+        lines.append(
+            f"| {r['label']} | {_f(r['cold_img_per_s'])} | {_f(r['warm_img_per_s'])} | {spread} "
+            f"| {_f(r['vs_limit'])} | {_f(r['vs_inprocess'])} "
+            f"| {_f(r.get('warm_cpu_ms_per_image'), '{:.0f}')} "
+            f"| {_f(r.get('cpu_bound_img_per_s'))} |")
+    return "\n".join(lines) + "\n"
 
 
 def chart(result: dict, path: Path) -> None:
@@ -417,7 +440,7 @@ def chart(result: dict, path: Path) -> None:
     err = [[(r["warm_img_per_s"] or 0) - (r["warm_min"] or 0) for r in rows],
            [(r["warm_max"] or 0) - (r["warm_img_per_s"] or 0) for r in rows]]
     y = range(len(rows))
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 2.0))
     ax.barh([i + 0.2 for i in y], warm, height=0.4, xerr=err, label="warm (median, min-max)",
             color="#3b7dd8")
     ax.barh([i - 0.2 for i in y], cold, height=0.4, label="cold (first run)", color="#b8c7dd")
@@ -427,7 +450,7 @@ def chart(result: dict, path: Path) -> None:
     m = result["machine"]
     ax.set_title(f"ResNet-50 batch inference, {result['data']['images']} images, "
                  f"{m['cpus']} CPU cores, no GPU", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
