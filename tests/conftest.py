@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+# Every Triton server this test run starts keeps its run folders here, and every process of such
+# a server (tritonserver, stubs) inherits the variable: the process scans below count only this
+# run's servers, not those of another checkout's tests running on the same machine.
+TRITON_ROOT_ENV = "DL_HELPERS_TRITON_DIR"  # dl_helpers.triton.ROOT_ENV
+os.environ.setdefault(TRITON_ROOT_ENV, tempfile.mkdtemp(prefix="dlh-tests-"))
+
+
+def _ours(p) -> bool:
+    import psutil
+
+    try:
+        return p.environ().get(TRITON_ROOT_ENV) == os.environ[TRITON_ROOT_ENV]
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True  # cannot tell: count it, rather than miss a leak
+
+
 def triton_processes() -> list[str]:
     """Triton processes on this machine (tritonserver, Python-backend stubs, dl_helpers' server
     process), as 'pid command' strings."""
@@ -41,7 +60,8 @@ def triton_processes() -> list[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         server = "dl_helpers.triton serve" in cmd  # the manager's own server process
-        if server or any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES):
+        triton = server or any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES)
+        if triton and _ours(p):
             found.append(f"{p.info['pid']} {cmd[:120]}")
     return found
 
