@@ -113,7 +113,7 @@ def profile(s: V.Settings, args) -> dict:
 
     queries = {"io": q_io, "decode": q_decode, "floats": q_floats,
                "full": lambda: rt.images_df().select("id", fused._udfs()("image").alias("p"))}
-    from run import tree_cpu_seconds
+    from run import TreeCPU
 
     times: dict[str, list[float]] = {k: [] for k in queries}
     cpus: dict[str, list[float]] = {k: [] for k in queries}
@@ -127,11 +127,11 @@ def profile(s: V.Settings, args) -> dict:
                 out = prof_dir / "out" / name
                 shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(s.profile_dir, ignore_errors=True)
-                c0 = tree_cpu_seconds()
-                t0 = time.perf_counter()
-                queries[name]().select("id", "p.prediction", "p.score").write.parquet(str(out))
-                sec = time.perf_counter() - t0
-                cpu = tree_cpu_seconds() - c0
+                with TreeCPU() as meter:
+                    t0 = time.perf_counter()
+                    queries[name]().select("id", "p.prediction", "p.score").write.parquet(str(out))
+                    sec = time.perf_counter() - t0
+                cpu = meter.seconds
                 if r == 0:
                     print(f"  warm-up {name}: {sec:.1f} s", flush=True)
                     continue
@@ -152,11 +152,11 @@ def profile(s: V.Settings, args) -> dict:
         lim.prepare()
         lim.run(prof_dir / "out" / "limit_warmup")
         shutil.rmtree(s.profile_dir, ignore_errors=True)
-        c0 = tree_cpu_seconds()
-        t0 = time.perf_counter()
-        lim.run(prof_dir / "out" / "limit")
-        limit_sec = time.perf_counter() - t0
-        limit_cpu = tree_cpu_seconds() - c0
+        with TreeCPU() as meter:
+            t0 = time.perf_counter()
+            lim.run(prof_dir / "out" / "limit")
+            limit_sec = time.perf_counter() - t0
+        limit_cpu = meter.seconds
         limit_prof = _read_prof(s.profile_dir)
     finally:
         lim.close()

@@ -144,22 +144,58 @@ def check_output(path: Path, ids: set) -> dict:
             "scores": t.set_index("id")[["prediction", "score"]].sort_index()}
 
 
-def tree_cpu_seconds() -> float:
-    """CPU seconds (user + system) used so far by this process and everything it started:
-    Spark's JVM and Python workers, Ray's raylet and workers, Triton servers, the limit's
-    processes. Exited children count through their parent's children_* times. Unlike wall
-    time, this barely moves when other users load the machine."""
-    import psutil
+class TreeCPU:
+    """CPU seconds (user + system) used during a run by this process and everything it started:
+    Spark's JVM and Python workers, Ray's raylet and actors, Triton servers, the limit's
+    processes. Unlike wall time, this barely moves when other users load the machine.
 
-    me = psutil.Process()
-    total = 0.0
-    for p in [me, *me.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        except psutil.Error:
-            pass
-    return total
+    The process tree is sampled every ``interval`` s, because processes that exit during a run
+    (Ray starts and ends an actor pool per Dataset execution) are not always reaped by a parent
+    that records their time; a process that exits loses at most one interval of its time.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        import threading
+
+        self.interval = interval
+        self._started = False
+        self.last: dict[tuple[int, float], float] = {}
+        self.first: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                key = (p.pid, p.create_time())
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            self.last[key] = t.user + t.system
+            self.first.setdefault(key, self.last[key] if self._started else 0.0)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> TreeCPU:
+        self._started = True
+        self._sample()  # processes alive now count from here
+        self._started = False  # processes first seen later count from zero
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.first.get(k, 0.0) for k, v in self.last.items())
 
 
 def median_spread(xs):
@@ -239,11 +275,11 @@ def main(argv=None) -> dict:
         out = s.out / name / f"{phase}{round_}"
         V.clear(out)
         cold = v.cold()
-        c0 = tree_cpu_seconds()
-        t0 = time.perf_counter()
-        v.run(out)
-        sec = time.perf_counter() - t0
-        cpu = tree_cpu_seconds() - c0
+        with TreeCPU() as meter:
+            t0 = time.perf_counter()
+            v.run(out)
+            sec = time.perf_counter() - t0
+        cpu = meter.seconds
         chk = check_output(out, ids)
         scores = chk.pop("scores")
         if chk["ok"] and "ref" not in agreement_ref:
