@@ -154,10 +154,11 @@ class TreeCPU:
     that records their time; a process that exits loses at most one interval of its time.
     """
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = 0.5, roots=()):
         import threading
 
         self.interval = interval
+        self.roots = list(roots)  # detached processes to count too (Triton servers)
         self._started = False
         self.last: dict[tuple[int, float], float] = {}
         self.first: dict[tuple[int, float], float] = {}
@@ -167,8 +168,15 @@ class TreeCPU:
     def _sample(self) -> None:
         import psutil
 
-        me = psutil.Process()
-        for p in [me, *me.children(recursive=True)]:
+        procs = {}
+        for pid in [os.getpid(), *self.roots]:
+            try:
+                root = psutil.Process(pid)
+                for p in [root, *root.children(recursive=True)]:
+                    procs[p.pid] = p
+            except psutil.Error:
+                continue
+        for p in procs.values():
             try:
                 key = (p.pid, p.create_time())
                 t = p.cpu_times()
@@ -275,7 +283,7 @@ def main(argv=None) -> dict:
         out = s.out / name / f"{phase}{round_}"
         V.clear(out)
         cold = v.cold()
-        with TreeCPU() as meter:
+        with TreeCPU(roots=getattr(v, "extra_pids", lambda: [])()) as meter:
             t0 = time.perf_counter()
             v.run(out)
             sec = time.perf_counter() - t0

@@ -368,6 +368,12 @@ class TritonVariant(SparkVariant):
         super().reset()
         self.close()
 
+    def extra_pids(self) -> list[int]:
+        """The Triton servers run detached from this process tree; their CPU counts too."""
+        if self.manager is None:
+            return []
+        return [info.pid for info in self.manager.servers.values() if info.pid]
+
     def _udfs(self):
         if self._udf is None:
             from pyspark.ml.functions import predict_batch_udf
