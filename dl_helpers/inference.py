@@ -34,6 +34,10 @@ def _expected_size(shape: Sequence[int] | None) -> int | None:
     return math.prod(dims)
 
 
+# NaN checks use try_cast: with ANSI mode (Spark 4's default) a plain cast of a string such as
+# 'Dog' to double raises instead of giving null; strings are never NaN.
+
+
 def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=None):
     """Return ``column`` with checks: not null, no null/NaN element, the expected element count.
 
@@ -56,11 +60,11 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
                          F.lit(f" values, expected {size} (shape {list(shape)})")),
             ))  # fmt: skip
         def bad_element(x):
-            return x.isNull() | F.coalesce(F.isnan(x.cast("double")), F.lit(False))
+            return x.isNull() | F.coalesce(F.isnan(x.try_cast("double")), F.lit(False))
 
         checks.append((F.exists(col, bad_element), F.lit("contains a null or NaN element")))
     else:
-        checks.append((F.coalesce(F.isnan(col.cast("double")), F.lit(False)), F.lit("is NaN")))
+        checks.append((F.coalesce(F.isnan(col.try_cast("double")), F.lit(False)), F.lit("is NaN")))
     expr = None
     for cond, msg in reversed(checks):
         err = F.raise_error(F.concat(prefix, msg))
@@ -79,7 +83,7 @@ def check_scalar_columns(columns, row_id=None):
 
     names = [_column_name(c, i) for i, c in enumerate(columns)]
     cols = [F.col(c) if isinstance(c, str) else c for c in columns]
-    flags = F.array(*[c.isNull() | F.coalesce(F.isnan(c.cast("double")), F.lit(False))
+    flags = F.array(*[c.isNull() | F.coalesce(F.isnan(c.try_cast("double")), F.lit(False))
                       for c in cols])  # fmt: skip
     first_bad = F.array_position(flags, True)
     where = F.lit("") if row_id is None else F.concat(F.lit(" (row "), row_id.cast("string"),

@@ -111,3 +111,21 @@ def test_without_row_id_the_message_still_names_the_column(spark):
                                   batch_size=4, input_tensor_shapes=[[12]])  # fmt: skip
     df = spark.createDataFrame([([0.0] * 3,)], "data array<float>")
     assert "input column 'data': has 3 values, expected 12" in error_text(df, f(F.col("data")))
+
+
+def test_string_and_numeric_columns_together(spark):
+    """Categorical strings pass the checks (ANSI mode: a plain cast of 'Dog' to double raises)."""
+
+    def make_fn():
+        def predict(kind, age):
+            return np.array([len(k) + a for k, a in zip(kind, age)], dtype=np.float32)
+
+        return predict
+
+    f = checked_predict_batch_udf(make_fn, return_type=FloatType(), batch_size=4, row_id="id")
+    schema = "id long, kind string, age double"
+    df = spark.createDataFrame([(0, "Dog", 3.0), (1, "Cat", 1.0)], schema)
+    out = sorted(df.select("id", f("kind", "age").alias("o")).collect())
+    assert [r.o for r in out] == [6.0, 4.0]
+    bad = spark.createDataFrame([(9, "Dog", float("nan"))], schema)
+    assert "input column 'age' (row 9): is NaN" in error_text(bad, f("kind", "age"))
