@@ -1396,6 +1396,14 @@ def triton_predict_fn(
             }
             return out[names[0]] if len(names) == 1 else out
 
+        # predict_batch_udf counts the function's parameters to decide how columns map to
+        # inputs: show one parameter per Triton input, not a single *arrays.
+        import inspect
+
+        predict.__signature__ = inspect.Signature(
+            [inspect.Parameter(f"input_{i}", inspect.Parameter.POSITIONAL_ONLY)
+             for i in range(len(input_names))]
+        )  # fmt: skip
         return predict
 
     return make_predict_fn
