@@ -25,6 +25,15 @@ def _column_name(column, index: int) -> str:
     return m.group(1) if m else f"input {index}"
 
 
+def _row_suffix(row_id):
+    """' (row <id>)' for error messages, or nothing without a row id column."""
+    from pyspark.sql import functions as F
+
+    if row_id is None:
+        return F.lit("")
+    return F.concat(F.lit(" (row "), row_id.cast("string"), F.lit(")"))
+
+
 def _expected_size(shape: Sequence[int] | None) -> int | None:
     if not shape:
         return None
@@ -47,8 +56,7 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
     from pyspark.sql import functions as F
 
     col = F.col(column) if isinstance(column, str) else column
-    where = F.lit("") if row_id is None else F.concat(F.lit(" (row "), row_id.cast("string"),
-                                                       F.lit(")"))  # fmt: skip
+    where = _row_suffix(row_id)
     prefix = F.concat(F.lit(f"input column '{name}'"), where, F.lit(": "))
     size = _expected_size(shape)
     checks = [(col.isNull(), F.lit("is null"))]
@@ -86,8 +94,7 @@ def check_scalar_columns(columns, row_id=None):
     flags = F.array(*[c.isNull() | F.coalesce(F.isnan(c.try_cast("double")), F.lit(False))
                       for c in cols])  # fmt: skip
     first_bad = F.array_position(flags, True)
-    where = F.lit("") if row_id is None else F.concat(F.lit(" (row "), row_id.cast("string"),
-                                                       F.lit(")"))  # fmt: skip
+    where = _row_suffix(row_id)
     message = F.concat(
         F.lit("input column '"),
         F.element_at(F.array(*[F.lit(n) for n in names]), first_bad.cast("int")),
