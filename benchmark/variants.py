@@ -463,8 +463,7 @@ class RayVariant:
         light = {"num_cpus": 0.25}
         # As many blocks as Spark has tasks (task_images each), so both split the work alike.
         blocks = max(cores, -(-s.images // s.task_images))
-        ds = ray.data.read_parquet(str(s.data), ray_remote_args=light,
-                                   override_num_blocks=blocks)
+        ds = ray.data.read_parquet(str(s.data), override_num_blocks=blocks, **light)
         ds = ds.map_batches(ray_preprocess, batch_size=s.batch_size, batch_format="numpy",
                             **light)
         ds = ds.map_batches(RayPredictor, fn_constructor_kwargs={"pretrained": s.pretrained},
