@@ -12,7 +12,8 @@ the same preprocessing and the same model:
   same architecture with random weights from a fixed seed (every process builds the identical
   model, so predictions agree across variants).
 - ``Predictor``: a loaded model behind ``predict(float32 batch) -> (class, score)``, one math
-  thread per process by default (one process per core is the layout every variant uses).
+  thread per process by default (one process per core is the layout every variant uses), run
+  eagerly or by another runtime of ``dl_helpers.acceleration`` (``backend="onnxruntime"``...).
 
 The model classes live at module level so that a pickled model (the naive variant broadcasts
 one) unpickles wherever this module imports.
@@ -190,12 +191,23 @@ class Predictor:
     ``(class int64 (n,), score float32 (n,))``, score being the top softmax probability."""
 
     def __init__(self, pretrained: bool | None = None, threads: int | None = 1,
-                 channels_last: bool = False):
+                 channels_last: bool = False, backend: str = "eager"):
         set_threads(threads)
         self.channels_last = channels_last
         self.model = build_model(pretrained)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if backend != "eager":
+            # ONNX Runtime / torch.compile / TensorRT through dl_helpers, checked against eager
+            # on one batch; strict: a benchmark must run the runtime it names, not a fallback.
+            from dl_helpers.acceleration import compile_model
+
+            example = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE,
+                                  generator=torch.Generator().manual_seed(SEED))
+            if channels_last:
+                example = example.contiguous(memory_format=torch.channels_last)
+            self.model = compile_model(self.model, example, backend=backend, strict=True,
+                                       quiet=True, threads=threads)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))

@@ -64,6 +64,10 @@ def parse_args(argv=None):
                     help="glibc allocator settings for every process (default tuned)")
     ap.add_argument("--pretrained", action="store_true",
                     help="ImageNet weights (downloads them); default: seeded random weights")
+    ap.add_argument("--backend", default="eager",
+                    choices=["eager", "onnxruntime", "torch.compile", "tensorrt"],
+                    help="model runtime in every variant but the naive one (which is the blog "
+                         "recipe as written): dl_helpers.acceleration, checked against eager")
     ap.add_argument("--profile", action="store_true",
                     help="where the time of the fused Spark variant and the limit goes")
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark")
@@ -257,6 +261,7 @@ def main(argv=None) -> dict:
     s = V.Settings(data=data, out=args.out / "predictions", cores=args.cores,
                    batch_size=args.batch_size, arrow_batch=args.arrow_batch,
                    task_images=args.task_images, pretrained=args.pretrained,
+                   backend=args.backend,
                    malloc_env=MALLOC_TUNED if args.malloc == "tuned" else {})
     s.dataset_info()
     if args.profile:
@@ -271,7 +276,8 @@ def main(argv=None) -> dict:
     warm_data = make_warmup_data(data, args.out / "warmup", images=min(len(ids), 2 * args.cores
                                  * args.batch_size), row_group=args.batch_size)
     say(f"data set {data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants {names}; "
-        f"{args.cores} cores; malloc {args.malloc}; load {os.getloadavg()[0]:.1f}")
+        f"{args.cores} cores; malloc {args.malloc}; model runtime {args.backend}; "
+        f"load {os.getloadavg()[0]:.1f}")
 
     variants, rt = V.make_variants(names, s)
     spark_names = [n for n in names if isinstance(variants[n], V.SparkVariant)]
@@ -455,7 +461,8 @@ def markdown_table(result: dict) -> str:
     lines = [
         f"{result['data']['images']} images, {m['cpus']} cores ({m.get('cpu', '?')}), load average "
         f"{m['loadavg_start'][0]:.1f} at the start and {m['loadavg_end'][0]:.1f} at the end; "
-        f"warm = median of {result['settings']['repeats']} interleaved rounds.",
+        f"warm = median of {result['settings']['repeats']} interleaved rounds; model runtime "
+        f"{result['settings'].get('backend', 'eager')} (naive: eager).",
         "",
         "| variant | cold img/s | warm img/s | warm min-max | / limit | / variant 1 "
         "| CPU ms / image | img/s if CPU-bound |",
@@ -493,7 +500,8 @@ def chart(result: dict, path: Path) -> None:
     ax.set_xlabel("images / second (higher is better)")
     m = result["machine"]
     ax.set_title(f"ResNet-50 batch inference, {result['data']['images']} images, "
-                 f"{m['cpus']} CPU cores, no GPU", fontsize=10)
+                 f"{m['cpus']} CPU cores, no GPU, model runtime "
+                 f"{result['settings'].get('backend', 'eager')}", fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -63,6 +63,7 @@ class Settings:
     arrow_batch: int = 64           # spark.sql.execution.arrow.maxRecordsPerBatch
     task_images: int = 128          # images per Spark task (sets maxPartitionBytes)
     pretrained: bool = False
+    backend: str = "eager"          # model runtime (dl_helpers.acceleration); naive stays eager
     master: str | None = None       # Spark master (default local[cores])
     malloc_env: dict = field(default_factory=dict)  # the glibc settings every process gets
     profile_dir: Path | None = None  # when set, UDFs record where their time goes
@@ -213,10 +214,10 @@ class InProcess(SparkVariant):
                 x = R.preprocess_batch(images.to_list())
                 return pd.Series(list(x.reshape(len(x), -1)))
 
-            pretrained = self.s.pretrained
+            pretrained, backend = self.s.pretrained, self.s.backend
 
             def make_predict_fn():
-                predictor = R.Predictor(pretrained=pretrained, threads=1)
+                predictor = R.Predictor(pretrained=pretrained, threads=1, backend=backend)
 
                 def predict(x: np.ndarray):
                     cls, score = predictor.predict(x)
@@ -251,7 +252,7 @@ class Fused(SparkVariant):
             prof_dir = str(s.profile_dir) if s.profile_dir else None
 
             def make_predict_fn():
-                predictor = R.Predictor(pretrained=s.pretrained, threads=1)
+                predictor = R.Predictor(pretrained=s.pretrained, threads=1, backend=s.backend)
                 prof = _Prof(prof_dir, "fused") if prof_dir else None
 
                 def predict(images: np.ndarray):
@@ -329,7 +330,7 @@ class TritonVariant(SparkVariant):
         from dl_helpers.triton import TritonServerManager
 
         spark = self.rt.session()
-        pretrained = self.s.pretrained
+        pretrained, backend = self.s.pretrained, self.s.backend
         instances = self.s.cores
         resnet_src = str(HERE)
 
@@ -344,7 +345,7 @@ class TritonVariant(SparkVariant):
             from pytriton.model_config import Tensor
 
             # One math thread per model instance; `instances` copies run side by side.
-            predictor = _R.Predictor(pretrained=pretrained, threads=1)
+            predictor = _R.Predictor(pretrained=pretrained, threads=1, backend=backend)
 
             @batch
             def infer(x):
@@ -415,8 +416,8 @@ class TritonVariant(SparkVariant):
 class RayPredictor:
     """Ray Data model actor: preprocessed float32 batches in, predictions out."""
 
-    def __init__(self, pretrained: bool):
-        self.predictor = R.Predictor(pretrained=pretrained, threads=1)
+    def __init__(self, pretrained: bool, backend: str = "eager"):
+        self.predictor = R.Predictor(pretrained=pretrained, threads=1, backend=backend)
 
     def __call__(self, batch: dict) -> dict:
         cls, score = self.predictor.predict(batch["x"])
@@ -466,7 +467,8 @@ class RayVariant:
         ds = ray.data.read_parquet(str(s.data), override_num_blocks=blocks, **light)
         ds = ds.map_batches(ray_preprocess, batch_size=s.batch_size, batch_format="numpy",
                             **light)
-        ds = ds.map_batches(RayPredictor, fn_constructor_kwargs={"pretrained": s.pretrained},
+        ds = ds.map_batches(RayPredictor, fn_constructor_kwargs={"pretrained": s.pretrained,
+                                                                    "backend": s.backend},
                             batch_size=s.batch_size, batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=cores), num_cpus=0.5)
         ds.write_parquet(str(out))
@@ -488,7 +490,8 @@ class RayVariant:
 # ---------------------------------------------------------------------------------------------
 # The limit: plain Python, one process per core, data in memory
 # ---------------------------------------------------------------------------------------------
-def _limit_worker(conn, pretrained: bool, batch_size: int, prof_dir: str | None) -> None:
+def _limit_worker(conn, pretrained: bool, backend: str, batch_size: int,
+                  prof_dir: str | None) -> None:
     predictor = None
     images: list = []
     ids: list = []
@@ -504,7 +507,7 @@ def _limit_worker(conn, pretrained: bool, batch_size: int, prof_dir: str | None)
             conn.send(("loaded", len(images)))
         elif msg[0] == "run":
             if predictor is None:
-                predictor = R.Predictor(pretrained=pretrained, threads=1)
+                predictor = R.Predictor(pretrained=pretrained, threads=1, backend=backend)
             prof = _Prof(prof_dir, "limit") if prof_dir else None
             cls_parts, score_parts = [], []
             for i in range(0, len(images), batch_size):
@@ -541,7 +544,7 @@ class LimitVariant:
         prof = str(self.s.profile_dir) if self.s.profile_dir else None
         for _ in range(self.s.cores):
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_limit_worker, args=(child, self.s.pretrained,
+            p = ctx.Process(target=_limit_worker, args=(child, self.s.pretrained, self.s.backend,
                                                         self.s.batch_size, prof), daemon=True)
             p.start()
             self.procs.append(p)

@@ -150,6 +150,20 @@ def test_preprocess_and_predict_one_image(small_dataset):
     assert float(score3.std()) > 0
 
 
+def test_predictor_on_onnxruntime_matches_eager(small_dataset):
+    """run.py --backend onnxruntime: the same predictions as eager, and it really runs ONNX."""
+    import pyarrow.parquet as pq
+
+    images = pq.read_table(small_dataset).column("image").to_pylist()[:5]
+    eager = R.Predictor(pretrained=False, threads=1)
+    ort = R.Predictor(pretrained=False, threads=1, backend="onnxruntime")
+    assert ort.model.backend == "onnxruntime" and not ort.model.fallbacks
+    c1, s1 = eager.predict_jpeg(images, batch_size=2)
+    c2, s2 = ort.predict_jpeg(images, batch_size=2)  # batches of 2 and 1
+    assert c1.tolist() == c2.tolist()
+    np.testing.assert_allclose(s2, s1, atol=1e-5)
+
+
 def test_top1():
     logits = np.array([[0.0, 2.0, 1.0], [5.0, 0.0, 0.0]], dtype=np.float32)
     cls, score = R.top1(logits)
@@ -186,3 +200,41 @@ def test_every_variant_writes_one_prediction_per_image(tmp_path, no_triton_left)
     assert (tmp_path / "results.csv").read_text().startswith("variant,")
     assert (tmp_path / "results.png").stat().st_size > 1000
     assert "img/s" in proc.stdout
+
+
+# --- model throughput per backend ----------------------------------------------------------
+def test_model_throughput_measures_each_backend_and_skips_tensorrt_on_cpu(tmp_path):
+    """model_throughput.py on the CPU: eager and ONNX Runtime are measured (ONNX checked
+    against eager), TensorRT is listed as unavailable with the reason, never replaced."""
+    out = tmp_path / "mt.json"
+    cmd = [sys.executable, str(BENCH / "model_throughput.py"), "--device", "cpu",
+           "--backends", "eager", "onnxruntime", "tensorrt", "--batch-sizes", "1", "2",
+           "--rounds", "2", "--seconds", "0.01", "--warmup", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    result = json.loads(out.read_text())
+    rows = {r["backend"]: r for r in result["backends"]}
+    assert result["device"] == "cpu" and result["threads"] == 1
+    for name in ("eager", "onnxruntime"):
+        r = rows[name]
+        assert r["available"], r
+        assert sorted(r["runs"]) == ["1", "2"] and all(len(v) == 2 for v in r["runs"].values())
+        assert all(v > 0 for v in r["img_per_s"].values()), r
+        assert r["max_abs_diff"] < 1e-3, r
+    assert rows["tensorrt"]["available"] is False
+    assert "CUDA GPU" in rows["tensorrt"]["why"]
+    assert "tensorrt | | not available" in proc.stdout
+
+
+def test_model_throughput_refuses_gpu_only_options_on_cpu():
+    cases = [["--device", "cpu", "--precision", "fp16"], ["--device", "cpu", "--from-host"]]
+    import torch
+
+    if not torch.cuda.is_available():
+        cases.append(["--device", "cuda"])
+    for args in cases:
+        proc = subprocess.run([sys.executable, str(BENCH / "model_throughput.py"),
+                               "--backends", "eager", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0, args
+        assert "CUDA" in proc.stderr, (args, proc.stderr[-2000:])
