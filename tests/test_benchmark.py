@@ -238,3 +238,22 @@ def test_model_throughput_refuses_gpu_only_options_on_cpu():
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode != 0, args
         assert "CUDA" in proc.stderr, (args, proc.stderr[-2000:])
+
+
+# --- predict_batch_udf overhead for a small model ------------------------------------------
+@pytest.mark.spark
+@pytest.mark.slow
+def test_udf_overhead_measures_every_stage_and_outputs_match_the_model(tmp_path):
+    cmd = [sys.executable, str(BENCH / "udf_overhead.py"), "--rows", "3000", "--rounds", "1",
+           "--arrow-batch", "512", "--batch-size", "256", "--cores", "2", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    result = json.loads((tmp_path / "udf_overhead.json").read_text())
+    stages = {s["stage"] for s in result["stages"]}
+    assert stages == {"scan (JVM only)", "to pandas and back",
+                      "predict_batch_udf, no model (batch 256)",
+                      "predict_batch_udf + MLP (batch 256)", "binary column + MLP (pandas_udf)"}
+    assert all(s["rows_per_s"] > 0 and s["arrow_batch"] == 512 for s in result["stages"])
+    assert result["model_alone_rows_per_s"] > 0
+    # Both MLP paths (array column through predict_batch_udf, raw bytes) compute the model.
+    assert result["max_abs_diff_vs_model"] < 1e-5
