@@ -104,7 +104,14 @@ _RETRYABLE = {
     # PyTriton 0.7 gives a model's second and later instances 1 s to find the first one's
     # handshake socket; on a saturated CPU they may not.
     "Timeout occurred while waiting for config file": "a model instance missed its handshake",
+    # ... or find the socket there but nobody listening (ConnectionRefusedError; seen in CI).
+    "get_config_from_handshake_server": "a model instance could not reach its handshake socket",
 }
+
+
+def _retry_reason(log_text: str) -> str | None:
+    """Why a failed start is worth another attempt, from the server log; None: it is not."""
+    return next((why for marker, why in _RETRYABLE.items() if marker in log_text), None)
 
 
 class TritonServerError(RuntimeError):
@@ -769,7 +776,7 @@ def _launch_locked(bind_model, settings, identity, owner, gpus, run_dir: Path) -
             _terminate(state["pid"], state.get("pid_start"), grace_s=5)
         _remove_workspace(_read_json(status_path) or state)
         text = log_path.read_text("utf-8", "replace")
-        retry = next((why for marker, why in _RETRYABLE.items() if marker in text), None)
+        retry = _retry_reason(text)
         if retry and attempt < settings.port_attempts:
             log.warning("Triton server on %s: %s; starting it again", identity.host, retry)
             continue

@@ -497,3 +497,22 @@ def test_two_executors_one_host(no_triton_left, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_start_failures_worth_a_retry_are_told_from_the_log():
+    """Transient PyTriton start failures are retried on new ports; real errors are not."""
+    from dl_helpers.triton import _retry_reason
+
+    # Lines from real failed starts (CI, 2026-11-23, and the port test above).
+    refused = (
+        'E1123 04:37:29.085519 19962 backend_model.cc:692] "ERROR: Failed to create instance: '
+        "TritonModelException: Model initialize error: Traceback (most recent call last):\\n"
+        '  File "/tmp/folderiBYc75/1/model.py", line 425, in initialize\\n'
+        "    inference_handler_config = get_config_from_handshake_server(handshake_socket)\\n"
+        "ConnectionRefusedError: [Errno 111] Connection refused"
+    )
+    assert _retry_reason(refused) == "a model instance could not reach its handshake socket"
+    assert _retry_reason("Timeout occurred while waiting for config file") is not None
+    assert _retry_reason("failed to bind: Address already in use") == "its port was taken"
+    assert _retry_reason("ValueError: bind_model bound [], not 'm'") is None
+    assert _retry_reason("") is None
