@@ -2,8 +2,10 @@
 
 A master and ``workers`` worker daemons from the pip package's Spark (``spark-class ...Master`` /
 ``...Worker``). Each worker runs in its own mount and UTS namespace (``unshare``): it has its own
-hostname (``node-1``, ``node-2``, ...) and private, empty tmpfs folders over ``/tmp``,
-``/dev/shm`` and every folder in ``hide`` (the driver's output folders), so its executors see the
+hostname (``node-1``, ``node-2``, ...), its own loopback address (127.0.0.2, 127.0.0.3, ...: Spark
+tells hosts apart by address, and would otherwise read another "host's" shuffle files from its
+own disk) and private, empty tmpfs folders over ``/tmp``, ``/dev/shm`` and every folder in
+``hide`` (the driver's output folders and data cache), so its executors see the
 driver's disk only where a real cluster node would: the installed software (the repository and
 its environments, as if installed on every node) and the one folder that plays shared storage
 (``shared``). A file the driver writes anywhere else is not there for them.
@@ -135,11 +137,13 @@ class StandaloneCluster:
             for i, node in enumerate(self.hostnames):
                 work = self.root / f"work-{i + 1}"
                 work.mkdir(exist_ok=True)
-                env = dict(self.env, DLH_NODE=node, DLH_HIDE=" ".join(self.hide))
+                address = f"127.0.0.{i + 2}"
+                env = dict(self.env, DLH_NODE=node, DLH_HIDE=" ".join(self.hide),
+                           SPARK_LOCAL_IP=address)  # fmt: skip
                 self._spawn(node, [
                     "unshare", "--mount", "--uts", "--propagation", "private",
                     "sh", "-c", WORKER_SCRIPT, "worker",
-                    self.master, "--host", "127.0.0.1", "--cores", str(self.cores),
+                    self.master, "--host", address, "--cores", str(self.cores),
                     "--memory", self.memory, "--work-dir", str(work), "--webui-port", "0",
                 ], env)  # fmt: skip
             self._wait(lambda s: s.get("aliveworkers", 0) >= self.workers, timeout_s,

@@ -37,7 +37,8 @@ def main() -> int:
         spark.range(0, 2, 1, 2).mapInPandas(read, "text string").collect()
         out["driver_local_read"] = "succeeded"
     except Exception as e:
-        out["driver_local_read"] = "FileNotFoundError" if "FileNotFoundError" in str(e) else str(e)[-500:]
+        missing = "FileNotFoundError" in str(e)
+        out["driver_local_read"] = "FileNotFoundError" if missing else str(e)[-500:]
 
     # 2. The shared folder is visible on both workers; they are two hosts.
     t0 = time.monotonic()

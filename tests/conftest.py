@@ -80,14 +80,15 @@ def spark():
 @pytest.fixture(scope="session")
 def cluster():
     """A real standalone cluster of two workers that share no disk with the driver (see
-    tests/cluster.py): each has its own hostname and sees none of the driver's output folders
-    or /tmp; ``cluster.shared`` is the only folder the driver and the workers share."""
+    tests/cluster.py): each has its own hostname and sees none of the driver's output folders,
+    data cache or /tmp; ``cluster.shared`` is the only folder the driver and workers share."""
     from cluster import StandaloneCluster, isolation_error
 
     why = isolation_error()
     if why:
         pytest.skip(f"multi-node cluster fixture unavailable: {why}")
-    c = StandaloneCluster(workers=2, cores=1, hide=(OUTPUT,))
+    data_cache = os.environ.get("DL_HELPERS_DATA_DIR", Path.home() / ".cache" / "dl_helpers")
+    c = StandaloneCluster(workers=2, cores=1, hide=(OUTPUT, data_cache))
     c.start()
     yield c
     c.stop()

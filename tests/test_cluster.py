@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import OUTPUT
 
 HERE = Path(__file__).resolve().parent
