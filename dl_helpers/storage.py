@@ -193,7 +193,8 @@ def _probe(spark, marker: str, token: str, tasks: int) -> list[dict]:
                 ok, error = False, f"{type(e).__name__}: {e}"
             yield pd.DataFrame({"host": [socket.gethostname()], "ok": [ok], "error": [error]})
 
-    frame = spark.range(0, tasks, 1, tasks).mapInPandas(check, "host string, ok boolean, error string")
+    schema = "host string, ok boolean, error string"
+    frame = spark.range(0, tasks, 1, tasks).mapInPandas(check, schema)
     return [r.asDict() for r in frame.collect()]
 
 
