@@ -86,7 +86,7 @@ class SharedStorage:
 
     def uri(self, *parts: str) -> str:
         """The same location as :meth:`path`, spelled for Spark's readers and writers."""
-        p = self.path(*parts)
+        p = str(self.root.joinpath(*parts))
         if self.platform == DATABRICKS:
             if p.startswith("/dbfs/"):
                 return "dbfs:" + p[len("/dbfs") :]
