@@ -111,6 +111,10 @@ class SharedStorage:
             pq.write_table(table.slice(start, step), folder / f"part-{i:05d}.parquet")
         return self.uri(name)
 
+    def contents(self) -> list[str]:
+        """Names of the files and folders directly under the shared folder, sorted."""
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(_MARKER_PREFIX))
+
     def describe(self) -> dict:
         """What a notebook records: the folder, how it was chosen, the executors' hosts."""
         return {

@@ -16,6 +16,8 @@ def check_placement(r: dict, on_cluster: bool, triton: bool = True) -> None:
         assert sorted(storage["executor_hosts"]) == CLUSTER_HOSTS, storage
     else:
         assert storage["platform"] == "local", storage
+    # The notebook's data and models are there (every notebook writes Parquet for Spark).
+    assert any(name.endswith(".parquet") for name in r["shared_files"]), r["shared_files"]
     if triton:
         servers = r["triton_servers"]
         if on_cluster:
