@@ -76,6 +76,16 @@ def hub_model(name: str, offline: bool | None, what: str | None, fallback) -> Mo
     return with_fallback(name, real, fallback, what, offline)
 
 
+def _hub_or_built(name: str, offline, what: str, folder: Path, build) -> ModelSource:
+    """``name`` from the hub, else the stand-in ``build`` makes once in ``folder``."""
+
+    def standin() -> ModelSource:
+        _build_once(folder, build)
+        return ModelSource(str(folder), True, True, what)
+
+    return hub_model(name, offline, what, standin)
+
+
 def _build_once(folder: Path, build) -> Path:
     """Run ``build(tmp)`` into a temporary folder and move it to ``folder`` (atomic for readers);
     reuse ``folder`` if a complete earlier build is there."""
@@ -248,11 +258,9 @@ def translation_model(
         "word-by-word English-to-French task"
     )
 
-    def standin() -> ModelSource:
-        _build_once(folder, lambda tmp: build_tiny_t5(tmp, train_steps, seed))
-        return ModelSource(str(folder), True, True, what)
-
-    return hub_model(name, offline, what, standin)
+    return _hub_or_built(
+        name, offline, what, folder, lambda tmp: build_tiny_t5(tmp, train_steps, seed)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,11 +315,10 @@ def sentiment_model(
         f"trained {train_steps} steps on synthetic reviews"
     )
 
-    def standin() -> ModelSource:
-        _build_once(folder, lambda tmp: build_tiny_sentiment_classifier(tmp, train_steps, seed))
-        return ModelSource(str(folder), True, True, what)
-
-    return hub_model(name, offline, what, standin)
+    return _hub_or_built(
+        name, offline, what, folder,
+        lambda tmp: build_tiny_sentiment_classifier(tmp, train_steps, seed),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
