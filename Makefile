@@ -45,10 +45,15 @@ test-unit: $(TORCH_STAMP)
 lint: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/ruff check dl_helpers tests ci benchmark notebooks
 
+# JupyterLab (pinned in requirements-dev.txt) from the torch environment, offering both kernels.
+# Loopback only; as root (containers, cloud VMs) it needs --allow-root. LAB_ARGS: extra options.
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(TORCH_STAMP) $(TF_STAMP)
-	$(ENVS)/torch/bin/pip install -q jupyterlab
 	JUPYTER_PATH=$(CURDIR)/$(ENVS)/torch/share/jupyter:$(CURDIR)/$(ENVS)/tf/share/jupyter \
-		$(ENVS)/torch/bin/jupyter lab --ip 127.0.0.1 notebooks
+		$(ENVS)/torch/bin/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) $(LAB_ROOT) \
+		$(LAB_ARGS) notebooks
 
 wheel: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m build --wheel --outdir dist .

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd  # module level: pandas_udf resolves the "pd.Series" hints in globals
 import resnet50 as R
 import variants as V
+from process_cpu import TreeCPU
 
 
 def _struct():
-    return V._pred_struct()
+    return V.pred_struct()
 
 
 def _udf_io(batch_size):
@@ -101,19 +102,21 @@ def profile(s: V.Settings, args) -> dict:
     pre, sink = _udfs_floats(bs)
     io_udf, dec_udf = _udf_io(bs), _udf_decode(bs)
 
+    def flat(df):  # the columns the fused variant's predictions() has
+        return df.select("id", "p.prediction", "p.score")
+
     def q_io():
-        return rt.images_df().select("id", io_udf("image").alias("p"))
+        return flat(rt.images_df().select("id", io_udf("image").alias("p")))
 
     def q_decode():
-        return rt.images_df().select("id", dec_udf("image").alias("p"))
+        return flat(rt.images_df().select("id", dec_udf("image").alias("p")))
 
     def q_floats():
-        return (rt.images_df().select("id", pre("image").alias("x"))
-                .select("id", sink("x").alias("p")))
+        return flat(rt.images_df().select("id", pre("image").alias("x"))
+                    .select("id", sink("x").alias("p")))
 
     queries = {"io": q_io, "decode": q_decode, "floats": q_floats,
-               "full": lambda: rt.images_df().select("id", fused._udfs()("image").alias("p"))}
-    from run import TreeCPU
+               "full": fused.predictions}
 
     times: dict[str, list[float]] = {k: [] for k in queries}
     cpus: dict[str, list[float]] = {k: [] for k in queries}
@@ -129,7 +132,7 @@ def profile(s: V.Settings, args) -> dict:
                 shutil.rmtree(s.profile_dir, ignore_errors=True)
                 with TreeCPU() as meter:
                     t0 = time.perf_counter()
-                    queries[name]().select("id", "p.prediction", "p.score").write.parquet(str(out))
+                    queries[name]().write.parquet(str(out))
                     sec = time.perf_counter() - t0
                 cpu = meter.seconds
                 if r == 0:

@@ -35,8 +35,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# The glibc settings of dl_helpers.spark.MALLOC_ENV (see shared FACTS.md), for every process.
-MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+sys.path[:0] = [str(HERE), str(ROOT)]
+
+from process_cpu import TreeCPU  # noqa: E402 (after the path is set)
+
+from dl_helpers.spark import MALLOC_ENV  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -85,8 +88,8 @@ def ensure_environment(args) -> None:
     process (and so Spark's JVM, Ray's raylet, the limit's workers) starts.
     """
     env = dict(os.environ)
-    want = MALLOC_TUNED if args.malloc == "tuned" else {}
-    for k in MALLOC_TUNED:
+    want = MALLOC_ENV if args.malloc == "tuned" else {}
+    for k in MALLOC_ENV:
         env.pop(k, None)
     env.update(want)
     paths = [str(HERE), str(ROOT)]
@@ -95,7 +98,7 @@ def ensure_environment(args) -> None:
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     env.setdefault("RAY_DEDUP_LOGS", "0")
     env.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    keys = list(MALLOC_TUNED) + ["PYTHONPATH"]
+    keys = list(MALLOC_ENV) + ["PYTHONPATH"]
     if any(env.get(k) != os.environ.get(k) for k in keys):
         if os.environ.get("_RESNET_BENCH_REEXEC"):
             raise SystemExit("could not set the environment for the benchmark")
@@ -148,68 +151,6 @@ def check_output(path: Path, ids: set) -> dict:
             "scores": t.set_index("id")[["prediction", "score"]].sort_index()}
 
 
-class TreeCPU:
-    """CPU seconds (user + system) used during a run by this process and everything it started:
-    Spark's JVM and Python workers, Ray's raylet and actors, Triton servers, the limit's
-    processes. Unlike wall time, this barely moves when other users load the machine.
-
-    The process tree is sampled every ``interval`` s, because processes that exit during a run
-    (Ray starts and ends an actor pool per Dataset execution) are not always reaped by a parent
-    that records their time; a process that exits loses at most one interval of its time.
-    """
-
-    def __init__(self, interval: float = 0.5, roots=()):
-        import threading
-
-        self.interval = interval
-        self.roots = list(roots)  # detached processes to count too (Triton servers)
-        self._started = False
-        self.last: dict[tuple[int, float], float] = {}
-        self.first: dict[tuple[int, float], float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _sample(self) -> None:
-        import psutil
-
-        procs = {}
-        for pid in [os.getpid(), *self.roots]:
-            try:
-                root = psutil.Process(pid)
-                for p in [root, *root.children(recursive=True)]:
-                    procs[p.pid] = p
-            except psutil.Error:
-                continue
-        for p in procs.values():
-            try:
-                key = (p.pid, p.create_time())
-                t = p.cpu_times()
-            except psutil.Error:
-                continue
-            self.last[key] = t.user + t.system
-            self.first.setdefault(key, self.last[key] if self._started else 0.0)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self) -> TreeCPU:
-        self._started = True
-        self._sample()  # processes alive now count from here
-        self._started = False  # processes first seen later count from zero
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    @property
-    def seconds(self) -> float:
-        return sum(v - self.first.get(k, 0.0) for k, v in self.last.items())
-
-
 def median_spread(xs):
     if not xs:
         return None, None, None
@@ -247,7 +188,6 @@ def versions() -> dict:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     ensure_environment(args)
-    sys.path[:0] = [str(HERE), str(ROOT)]
     os.environ.setdefault("DL_HELPERS_OFFLINE", "0" if args.pretrained else "1")
 
     import variants as V
@@ -262,7 +202,7 @@ def main(argv=None) -> dict:
                    batch_size=args.batch_size, arrow_batch=args.arrow_batch,
                    task_images=args.task_images, pretrained=args.pretrained,
                    backend=args.backend,
-                   malloc_env=MALLOC_TUNED if args.malloc == "tuned" else {})
+                   malloc_env=MALLOC_ENV if args.malloc == "tuned" else {})
     s.dataset_info()
     if args.profile:
         import profile_pipeline

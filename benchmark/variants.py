@@ -160,7 +160,8 @@ class SparkRuntime:
         return self.session().read.parquet(str(self.s.data))
 
 
-def _pred_struct():
+def pred_struct():
+    """The prediction column every variant writes: (prediction, score)."""
     from pyspark.sql.types import FloatType, LongType, StructField, StructType
 
     return StructType([StructField("prediction", LongType()), StructField("score", FloatType())])
@@ -225,7 +226,7 @@ class InProcess(SparkVariant):
 
                 return predict
 
-            classify = predict_batch_udf(make_predict_fn, return_type=_pred_struct(),
+            classify = predict_batch_udf(make_predict_fn, return_type=pred_struct(),
                                          batch_size=self.s.batch_size,
                                          input_tensor_shapes=[[3, R.IMAGE_SIZE, R.IMAGE_SIZE]])
             self._udf = (preprocess_udf, classify)
@@ -263,7 +264,7 @@ class Fused(SparkVariant):
 
                 return predict
 
-            self._udf = predict_batch_udf(make_predict_fn, return_type=_pred_struct(),
+            self._udf = predict_batch_udf(make_predict_fn, return_type=pred_struct(),
                                           batch_size=s.batch_size)
         return self._udf
 
@@ -393,7 +394,7 @@ class TritonVariant(SparkVariant):
 
                 return predict
 
-            self._udf = predict_batch_udf(make_predict_fn, return_type=_pred_struct(),
+            self._udf = predict_batch_udf(make_predict_fn, return_type=pred_struct(),
                                           batch_size=self.s.batch_size)
         return self._udf
 

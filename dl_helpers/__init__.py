@@ -4,7 +4,14 @@ Modules, one idea each:
 
 - ``environment``: which platform this is (local, standalone, YARN, K8s, Databricks, Dataproc)
 - ``spark``: building a SparkSession for inference
-- ``datasets``: data sets with an offline stand-in
+- ``clusters``: managed GPU clusters (Databricks, Dataproc): their Spark settings, shipping
+  dl_helpers
+- ``offline``: the offline policy (real data or model, else a stand-in, announced)
+- ``datasets``: data sets with an offline stand-in, by kind (``images``, ``tables``, ``text``),
+  and their downloads (``download``: cache, mirror, atomic checked files)
+- ``text_models``: Hugging Face text models by name (torch), with stand-ins made here
+- ``tf_models``: TensorFlow models by name (HF T5, sentiment pipeline, Keras ResNet50), with
+  stand-ins made here
 - ``inference``: input checks for predict_batch_udf functions
 - ``triton``: Triton Inference Server (PyTriton) lifecycle on a Spark cluster
 - ``acceleration``: compiling torch models (TensorRT on GPU, ONNX Runtime / torch.compile on CPU)

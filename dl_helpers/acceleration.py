@@ -22,8 +22,8 @@ tensors). Every output must keep the batch as its first dimension. Use it inside
 ``predict_batch_udf`` ``make_predict_fn`` returns, or inside a Triton ``infer_func``: it is built
 once per Python worker / server process, like the model itself.
 
-Which backends pay off on this project's CPU machines is measured by
-``benchmark/acceleration.py``; :data:`CPU_DEFAULT` follows those figures.
+Which backends pay off on CPU is measured by ``benchmark/backend_speed.py`` (figures in
+``benchmark/RESULTS.md``); :data:`CPU_DEFAULT` follows those figures.
 """
 
 from __future__ import annotations
@@ -49,17 +49,9 @@ EAGER = "eager"
 AUTO = "auto"
 BACKENDS = (TENSORRT, ONNXRUNTIME, TORCH_COMPILE, EAGER)
 
-# What "auto" picks without TensorRT. From benchmark/acceleration.py on this project's 2-core CPU
-# machines (one thread per Spark task, interleaved runs; medians of three runs on a busy machine):
-#   image MLP (784-512-512-10, batch 1024):  onnxruntime 0.82-1.05x, torch.compile 0.88-1.03x
-#   housing MLP (8-64-32-16-1, batch 1024):  onnxruntime 1.20-1.42x, torch.compile 0.65-0.76x
-#   all-MiniLM-L6-v2 (batch 64, 75 tokens):  onnxruntime 0.57-0.80x, torch.compile 0.81-1.11x
-#     (torch.compile: 15-220 s of compilation per process before the first batch)
-# ONNX Runtime only helps the tiny housing model, whose forward pass is already far cheaper than
-# Spark's own per-batch work, and slows the transformer; nothing pays off across the board, so
-# CPU runs stay eager unless a backend is asked for by name. Convolutional nets are the
-# exception: ResNet-50 (batch 16, 1 thread, quiet machine; benchmark/model_throughput.py) ran
-# 1.76x faster on onnxruntime and 1.47x on torch.compile (57 s to compile): ask for them by name.
+# What "auto" picks without TensorRT: eager, since on CPU no backend pays off across the
+# notebooks' models (benchmark/RESULTS.md, "The notebooks' small models, per backend");
+# convolutional nets gain from onnxruntime or torch.compile asked for by name.
 CPU_DEFAULT = EAGER
 # Where a backend cannot be used, the next one in this order is tried.
 _FALLBACK = {

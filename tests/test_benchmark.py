@@ -257,3 +257,59 @@ def test_udf_overhead_measures_every_stage_and_outputs_match_the_model(tmp_path)
     assert result["model_alone_rows_per_s"] > 0
     # Both MLP paths (array column through predict_batch_udf, raw bytes) compute the model.
     assert result["max_abs_diff_vs_model"] < 1e-5
+
+
+# --- the scripts' structure and the process timer --------------------------------------------
+def _local_imports() -> dict[str, tuple[set, set]]:
+    """module -> (benchmark modules it imports, private names it reads from them)."""
+    import ast
+
+    mods = {p.stem: p for p in BENCH.glob("*.py")}
+    out = {}
+    for name, path in mods.items():
+        tree = ast.parse(path.read_text())
+        deps, aliases, private = set(), {}, set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name in mods:
+                        deps.add(a.name)
+                        aliases[a.asname or a.name] = a.name
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in mods:
+                deps.add(node.module)
+                private |= {f"{node.module}.{a.name}" for a in node.names
+                            if a.name.startswith("_")}  # fmt: skip
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):  # fmt: skip
+                private.add(f"{aliases[node.value.id]}.{node.attr}")
+        out[name] = (deps, private)
+    return out
+
+
+def test_benchmark_scripts_have_no_import_circle_and_no_private_reach():
+    graph = _local_imports()
+    assert {"run", "profile_pipeline", "process_cpu", "variants"} <= set(graph)
+    assert "process_cpu" in graph["run"][0] and "process_cpu" in graph["profile_pipeline"][0]
+
+    def reaches(a, b, seen=()):
+        return any(d == b or (d not in seen and reaches(d, b, (*seen, d))) for d in graph[a][0])
+
+    circles = [m for m in graph if reaches(m, m)]
+    assert circles == [], circles
+    private = {m: p for m, (_, p) in graph.items() if p}
+    assert private == {}, private
+
+
+def test_tree_cpu_counts_the_processes_it_starts():
+    """A child that burns ~0.6 s of CPU and exits during the measurement is counted."""
+    from process_cpu import TreeCPU
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    with TreeCPU(interval=0.05) as meter:
+        subprocess.run([sys.executable, "-c", burn], check=True, timeout=60)
+    assert 0.5 <= meter.seconds < 5, meter.seconds
+    with TreeCPU(interval=0.05) as idle:
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], timeout=60)
+    assert idle.seconds < meter.seconds / 2, (idle.seconds, meter.seconds)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Eager torch vs each backend of dl_helpers.acceleration, in rows/s, on this machine.
 
-Not a test: it prints a table for the notes and for choosing ``acceleration.CPU_DEFAULT``.
+Not a test: it prints a table for benchmark/RESULTS.md and for choosing
+``dl_helpers.acceleration.CPU_DEFAULT``.
 Three models, each as a Spark task would run it (one thread, the notebook's batch size):
 
 - image: the 784-512-512-10 MLP of image_classification_torch (batch 1024);
@@ -16,7 +17,7 @@ to judge by on a busy machine) and the one-off compile time (Inductor caches com
 local disk: a second run on the same machine compiles faster). Weights are random for the
 MLPs (speed does not depend on them).
 
-  .envs/torch/bin/python benchmark/acceleration.py [--rounds 7] [--seconds 1.0] [--models ...]
+  .envs/torch/bin/python benchmark/backend_speed.py [--rounds 7] [--seconds 1.0] [--models ...]
 """
 
 from __future__ import annotations
