@@ -1,0 +1,259 @@
+"""A live progress bar for Spark jobs, fed by Spark's own status tracker.
+
+::
+
+    with SparkProgress(spark, total=num_rows, unit="rows", label="classify"):
+        preds.write.parquet(path)
+
+Every job the block starts (from this thread) carries a job tag; a driver thread polls
+``sc.statusTracker()`` for those jobs' stages and shows tasks done/total, rows per second and the
+time left. Rows are estimated from the share of tasks done, so ``total`` should be the rows the
+block's jobs go through (evenly split partitions make the estimate good); without it the bar
+shows tasks only. In a Jupyter kernel the bar is one output line updated in place (an IPython
+display handle, no widget library), and a plain line is also printed every ``print_every``
+seconds, which is what papermill logs and executed notebooks keep; elsewhere only plain lines
+are printed. When the block ends, normally or by an exception, the thread stops, a last line
+says "done" or "failed" with the totals, and the exception goes on unchanged.
+
+:meth:`SparkProgress.step` lets a caller that runs a sequence of jobs of known size (the chunks
+of :func:`dl_helpers.resume.run_chunked`) say how many rows the next jobs cover.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+# NOTE: pyspark is imported inside the functions so that importing dl_helpers stays cheap.
+
+PREFIX = "[progress]"
+
+
+@dataclass
+class Snapshot:
+    """The state of the jobs of a block, as the bar shows it."""
+
+    tasks_done: int = 0
+    tasks_total: int = 0
+    items_done: float | None = None  # estimated, when a total was given
+    items_total: int | None = None
+    elapsed: float = 0.0
+    failed_jobs: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        if self.items_done is None or self.elapsed <= 0:
+            return None
+        return self.items_done / self.elapsed
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.items_total is not None and self.rate:
+            return max(self.items_total - self.items_done, 0) / self.rate
+        if self.tasks_done and self.tasks_total:
+            return (self.tasks_total - self.tasks_done) * self.elapsed / self.tasks_done
+        return None
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60:02d}:{rem % 60:02d}"
+
+
+def _in_kernel() -> bool:
+    """True inside a running Jupyter kernel (papermill's too), where display handles update."""
+    if "IPython" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class SparkProgress:
+    """Context manager showing the progress of the Spark jobs started inside it (module doc).
+
+    ``total``: rows (or images, ``unit``) the jobs go through, for rates and time left.
+    ``interval``: seconds between polls (and display updates). ``print_every``: seconds between
+    plain lines (default 30 in a kernel, 10 elsewhere); the last line is always printed.
+    ``display``: force the in-place display on or off (default: on in a kernel). ``out``: where
+    plain lines go (default ``sys.stdout``). After the block, ``lines`` holds the printed lines
+    and ``summary`` the totals (for ``record()``).
+    """
+
+    def __init__(
+        self,
+        spark,
+        total: int | None = None,
+        *,
+        unit: str = "rows",
+        label: str = "spark",
+        interval: float = 0.5,
+        print_every: float | None = None,
+        display: bool | None = None,
+        out=None,
+    ):
+        self.spark = spark
+        self.total = total
+        self.unit = unit
+        self.label = label
+        self.interval = interval
+        self.display = _in_kernel() if display is None else display
+        if print_every is None:
+            print_every = 30.0 if self.display else 10.0
+        self.print_every = print_every
+        self.out = out
+        self.tag = f"dl-helpers-progress-{uuid.uuid4().hex[:12]}"
+        self.lines: list[str] = []
+        self.summary: dict = {}
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._handle = None
+        self._t0 = 0.0
+        self._sc = None
+        self._tracker = None
+        # Rows of the steps already finished, and the current step: its rows and the jobs that
+        # belong to earlier steps (excluded from its share of tasks done).
+        self._base_items = 0
+        self._step_items = total
+        self._old_jobs: set[int] = set()
+        self._stepped = False
+        self._last = Snapshot()
+
+    # -- the Spark side ---------------------------------------------------------------------
+
+    def _job_ids(self) -> list[int]:
+        return list(self._sc._jsc.sc().statusTracker().getJobIdsForTag(self.tag))
+
+    def snapshot(self) -> Snapshot:
+        """Poll the status tracker once."""
+        done = total = step_done = step_total = failed = 0
+        for job_id in self._job_ids():
+            job = self._tracker.getJobInfo(job_id)
+            if job is None:
+                continue
+            failed += job.status == "FAILED"
+            stages = [self._tracker.getStageInfo(s) for s in job.stageIds]
+            stages = [s for s in stages if s is not None]
+            if job.status == "SUCCEEDED":  # skipped stages never run: count what did
+                n = sum(s.numCompletedTasks for s in stages)
+                d = n
+            else:
+                n = sum(s.numTasks for s in stages)
+                d = sum(s.numCompletedTasks for s in stages)
+            done, total = done + d, total + n
+            if job_id not in self._old_jobs:
+                step_done, step_total = step_done + d, step_total + n
+        snap = Snapshot(done, total, elapsed=time.perf_counter() - self._t0, failed_jobs=failed)
+        if self.total is not None:
+            share = step_done / step_total if step_total else 0.0
+            snap.items_total = self.total
+            snap.items_done = min(self._base_items + share * (self._step_items or 0), self.total)
+        return snap
+
+    def step(self, items: int) -> None:
+        """The jobs from now on go through ``items`` rows (the previous step's are done)."""
+        with self._lock:
+            if self._stepped:
+                self._base_items += self._step_items or 0
+            self._stepped = True
+            self._step_items = items
+            self._old_jobs = set(self._job_ids())
+
+    # -- output -------------------------------------------------------------------------------
+
+    def format(self, snap: Snapshot, state: str | None = None) -> str:
+        pct = f" ({100 * snap.tasks_done / snap.tasks_total:.0f}%)" if snap.tasks_total else ""
+        parts = [f"{snap.tasks_done}/{snap.tasks_total} tasks{pct}"]
+        if snap.items_done is not None:
+            parts.append(f"{snap.items_done:,.0f}/{snap.items_total:,} {self.unit}")
+            parts.append(f"{snap.rate:,.0f} {self.unit}/s" if snap.rate else f"? {self.unit}/s")
+        if state is None:
+            parts.append(f"{_clock(snap.elapsed)} elapsed, {_clock(snap.seconds_left)} left")
+            return f"{PREFIX} {self.label}: " + " | ".join(parts)
+        parts.append(f"{snap.elapsed:.1f} s")
+        return f"{PREFIX} {self.label}: {state}, " + " | ".join(parts)
+
+    def _print(self, line: str) -> None:
+        self.lines.append(line)
+        print(line, file=self.out or sys.stdout, flush=True)
+
+    def _show(self, line: str) -> None:
+        if not self.display:
+            return
+        try:
+            from IPython.display import Pretty, display
+
+            if self._handle is None:
+                self._handle = display(Pretty(line), display_id=True)
+            else:
+                self._handle.update(Pretty(line))
+        except Exception:  # no front end to show it: plain lines still go out
+            self.display = False
+
+    def _run(self) -> None:
+        last_print = time.perf_counter()
+        while not self._stop.wait(self.interval):
+            try:
+                with self._lock:
+                    snap = self.snapshot()
+            except Exception as e:  # the context stopped under us: the final line says so
+                self.error = e
+                return
+            self._last = snap
+            line = self.format(snap)
+            self._show(line)
+            now = time.perf_counter()
+            if now - last_print >= self.print_every and snap.tasks_total:
+                self._print(line)
+                last_print = now
+
+    # -- context manager ----------------------------------------------------------------------
+
+    def __enter__(self) -> SparkProgress:
+        self._sc = self.spark.sparkContext
+        self._tracker = self._sc.statusTracker()
+        self._sc.addJobTag(self.tag)
+        self._t0 = time.perf_counter()
+        self.thread = threading.Thread(target=self._run, name=f"spark-progress-{self.label}",
+                                       daemon=True)  # fmt: skip
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._stop.set()
+        self.thread.join(timeout=max(5.0, 4 * self.interval))
+        try:
+            self._sc.removeJobTag(self.tag)
+            final = self.snapshot()
+        except Exception:  # e.g. the SparkContext was stopped inside the block
+            final = self._last
+            final.elapsed = time.perf_counter() - self._t0
+        if exc_type is None and not final.failed_jobs:
+            if final.items_total is not None:
+                final.items_done = final.items_total  # every job succeeded: all rows are through
+            state = "done"
+        else:
+            state = f"failed ({exc_type.__name__})" if exc_type else "failed"
+        line = self.format(final, state)
+        self._show(line)
+        self._print(line)
+        self.summary = {
+            "state": "done" if state == "done" else "failed",
+            "tasks": final.tasks_done,
+            "tasks_total": final.tasks_total,
+            "seconds": round(final.elapsed, 3),
+            f"{self.unit}": None if final.items_done is None else round(final.items_done),
+            f"{self.unit}_per_s": None if final.rate is None else round(final.rate, 1),
+        }
+        return False  # an exception from the block goes on
