@@ -70,6 +70,7 @@ from dl_helpers.datasets.text import (
     NEG_WORDS,
     POS_WORDS,
     TextDataset,
+    first_sentence,
     imdb_standin,
     load_imdb_reviews,
 )
@@ -99,6 +100,6 @@ __all__ = [
     "CALIFORNIA_URL", "PET_BREEDS", "PET_CATEGORIES", "PETFINDER_COLUMNS", "PETFINDER_ROWS",
     "PETFINDER_URL", "TableDataset", "california_from_raw", "california_housing_standin",
     "load_california_housing", "load_petfinder_mini", "petfinder_standin",
-    "IMDB_CLASSES", "IMDB_URL", "NEG_WORDS", "POS_WORDS", "TextDataset", "imdb_standin",
-    "load_imdb_reviews",
+    "IMDB_CLASSES", "IMDB_URL", "NEG_WORDS", "POS_WORDS", "TextDataset", "first_sentence",
+    "imdb_standin", "load_imdb_reviews",
 ]  # fmt: skip

@@ -5,6 +5,7 @@ Offline stand-in: short synthetic reviews whose words carry the label (:func:`im
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,3 +137,9 @@ def load_imdb_reviews(
 
     what = "short synthetic movie reviews, labels 0/1"
     return with_fallback("IMDB reviews", real, standin, what, offline)
+
+
+def first_sentence(text: str, max_chars: int = 300) -> str:
+    """The first sentence of a review (HTML line breaks dropped), at most ``max_chars`` long."""
+    text = re.sub(r"<br\s*/?>", " ", text)
+    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0][:max_chars]
