@@ -6,7 +6,7 @@ the same preprocessing and the same model:
 - ``preprocess(jpeg_bytes)``: decode, resize the short side to 256, center-crop 224, normalize
   with the ImageNet mean/std -> float32 (3, 224, 224); ``preprocess_batch`` stacks them.
 - ``ResNet50``: torchvision's ResNet-50 (v1.5, stride in the 3x3 conv), written out here because
-  PyPI's torchvision does not import beside the CPU torch wheel (see shared FACTS.md). Parameter
+  PyPI's torchvision does not import beside the CPU torch wheel. Parameter
   names match torchvision's, so torchvision's ImageNet checkpoint loads into it unchanged.
 - ``build_model(pretrained)``: torchvision's IMAGENET1K_V2 weights by URL when online; offline the
   same architecture with random weights from a fixed seed (every process builds the identical

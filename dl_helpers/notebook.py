@@ -50,7 +50,7 @@ def recorded(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def output_dir(path: str | os.PathLike) -> Path:
+def make_output_dir(path: str | os.PathLike) -> Path:
     """Create (if needed) and return a notebook's output folder as an absolute path."""
     p = Path(path).expanduser().resolve()
     p.mkdir(parents=True, exist_ok=True)

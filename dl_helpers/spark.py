@@ -53,7 +53,7 @@ TF_WORKER_CONF: dict[str, str] = {
 }
 
 # glibc returns big activation buffers to the kernel after every forward pass and faults them
-# in again; raising the thresholds keeps them (see FACTS.md: ~40% faster CPU ResNet-50).
+# in again; raising the thresholds keeps them (benchmark/RESULTS.md: faster CPU ResNet-50).
 MALLOC_ENV: dict[str, str] = {
     "MALLOC_MMAP_THRESHOLD_": "33554432",
     "MALLOC_TRIM_THRESHOLD_": "68719476736",

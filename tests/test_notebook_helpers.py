@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dl_helpers.notebook import RESULTS_ENV, output_dir, record, recorded
+from dl_helpers.notebook import RESULTS_ENV, make_output_dir, record, recorded
 
 
 def test_record_merges_and_converts_numpy(tmp_path, monkeypatch):
@@ -32,5 +32,5 @@ def test_unserialisable_value_fails_in_the_notebook(tmp_path, monkeypatch):
 
 def test_output_dir_is_created_and_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    p = output_dir("a/b")
+    p = make_output_dir("a/b")
     assert p.is_absolute() and p.is_dir()

@@ -8,44 +8,44 @@ import pytest
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/housing_regression_torch.ipynb"
-CI_PARAMS = {"num_rows": 3000, "epochs": 8, "spark_master": "local[2]", "offline": True,
+PARAMS = {"num_rows": 3000, "epochs": 8, "spark_master": "local[2]", "offline": True,
              "acceleration_backend": "onnxruntime"}  # fmt: skip
 TOL = 1e-5  # float32 rounding between batch compositions / backends; a wrong row is off by >1e-2
 
 
-def check(res, on_cluster):
+def check(r, on_cluster):
     n_test = int(3000 * 0.2)
 
-    assert res["offline_standin"] is True
-    assert res["test_rows"] == n_test
+    assert r["offline_standin"] is True
+    assert r["test_rows"] == n_test
     # training learned something: clearly better than always predicting the mean
-    assert res["test_rmse"] < 0.7 * res["baseline_rmse"]
+    assert r["test_rmse"] < 0.7 * r["baseline_rmse"]
 
     for layout in ("array", "columns"):
-        assert res[f"spark_{layout}_rows"] == n_test
-        assert res[f"spark_{layout}_max_abs_diff"] < TOL
+        assert r[f"spark_{layout}_rows"] == n_test
+        assert r[f"spark_{layout}_max_abs_diff"] < TOL
 
     # a partition's last batch holding one row, a one-row DataFrame, and empty partitions
-    assert res["edge_last_batch_of_one_rows"] == 5
-    assert res["edge_last_batch_of_one_max_abs_diff"] < TOL
-    assert res["edge_single_row_rows"] == 1
-    assert res["edge_single_row_max_abs_diff"] < TOL
-    assert res["edge_empty_partitions"] >= 5
-    assert res["edge_sparse_rows"] == 3
-    assert res["edge_sparse_max_abs_diff"] < TOL
-    assert res["edge_empty_frame_rows"] == 0
+    assert r["edge_last_batch_of_one_rows"] == 5
+    assert r["edge_last_batch_of_one_max_abs_diff"] < TOL
+    assert r["edge_single_row_rows"] == 1
+    assert r["edge_single_row_max_abs_diff"] < TOL
+    assert r["edge_empty_partitions"] >= 5
+    assert r["edge_sparse_rows"] == 3
+    assert r["edge_sparse_max_abs_diff"] < TOL
+    assert r["edge_empty_frame_rows"] == 0
 
     # the compiled model inside Spark equals eager
-    assert res["acceleration_backend_used"] == "onnxruntime"  # asked for by CI_PARAMS
-    assert res["accelerated_rows"] == n_test
-    assert res["accelerated_max_abs_diff"] < 1e-4
+    assert r["acceleration_backend_used"] == "onnxruntime"  # asked for by PARAMS
+    assert r["accelerated_rows"] == n_test
+    assert r["accelerated_max_abs_diff"] < 1e-4
 
-    assert res["triton_rows"] == n_test
-    assert res["triton_max_abs_diff"] < 1e-4
+    assert r["triton_rows"] == n_test
+    assert r["triton_max_abs_diff"] < 1e-4
 
-    assert res["predictions_rows"] == n_test
-    assert res["spark_rmse"] == pytest.approx(res["test_rmse"], abs=1e-3)
-    check_placement(res, on_cluster)
+    assert r["predictions_rows"] == n_test
+    assert r["spark_rmse"] == pytest.approx(r["test_rmse"], abs=1e-3)
+    check_placement(r, on_cluster)
 
 
 @pytest.mark.notebook
@@ -54,4 +54,4 @@ def check(res, on_cluster):
 @pytest.mark.slow
 @pytest.mark.cluster
 def test_housing_regression_notebook_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -7,7 +7,7 @@ from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
 ROWS = 1500
-CI_PARAMS = {"num_train": 4000, "num_test_rows": ROWS, "epochs": 2, "batch_size": 256,
+PARAMS = {"num_train": 4000, "num_test_rows": ROWS, "epochs": 2, "batch_size": 256,
              "num_files": 4}  # fmt: skip
 
 
@@ -47,7 +47,7 @@ def check(r, on_cluster):
 @pytest.mark.triton
 @pytest.mark.spark
 def test_image_classification_torch(run_nb, no_triton_left):
-    check(run_nb(NOTEBOOK, CI_PARAMS)["results"], on_cluster=False)
+    check(run_nb(NOTEBOOK, PARAMS)["results"], on_cluster=False)
 
 
 @pytest.mark.notebook
@@ -55,4 +55,4 @@ def test_image_classification_torch(run_nb, no_triton_left):
 @pytest.mark.spark
 @pytest.mark.cluster
 def test_image_classification_torch_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

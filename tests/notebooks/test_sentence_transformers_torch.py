@@ -9,34 +9,34 @@ from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/sentence_transformers_torch.ipynb"
 ROWS = 96
-CI_PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True,
+PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True,
              "acceleration_backend": "onnxruntime"}  # fmt: skip
 TOL = 1e-5  # unit vectors; float32 differences from padding batches differently are ~1e-7
 
 
-def check(res, on_cluster):
+def check(r, on_cluster):
 
-    assert res["model_packaged_copy"] is True and res["data_standin"] is True
-    assert res["input_rows"] == ROWS
-    assert res["embedding_dim"] == 384
+    assert r["model_packaged_copy"] is True and r["data_standin"] is True
+    assert r["input_rows"] == ROWS
+    assert r["embedding_dim"] == 384
 
     for part in ("spark", "accelerated", "triton"):
-        assert res[f"{part}_rows"] == ROWS, part
-        assert res[f"{part}_max_abs_diff"] < TOL, part
-    assert res["acceleration_backend_used"] == "onnxruntime"  # asked for by CI_PARAMS
+        assert r[f"{part}_rows"] == ROWS, part
+        assert r[f"{part}_max_abs_diff"] < TOL, part
+    assert r["acceleration_backend_used"] == "onnxruntime"  # asked for by PARAMS
 
     # a DataFrame of one row: one 384-float embedding, not a squeezed or empty value
-    assert res["single_row_rows"] == 1
-    assert res["single_row_dim"] == 384
-    assert res["single_row_max_abs_diff"] < TOL
+    assert r["single_row_rows"] == 1
+    assert r["single_row_dim"] == 384
+    assert r["single_row_max_abs_diff"] < TOL
 
     # Spark SQL's ranking equals numpy's, and a negative query finds negative reviews
-    assert len(res["similarity_top_ids"]) == 5
-    assert res["similarity_top_ids_match_numpy"] is True
-    assert res["similarity_top_negative_share"] >= 0.8
+    assert len(r["similarity_top_ids"]) == 5
+    assert r["similarity_top_ids_match_numpy"] is True
+    assert r["similarity_top_negative_share"] >= 0.8
 
-    assert res["predictions_rows"] == ROWS
-    check_placement(res, on_cluster)
+    assert r["predictions_rows"] == ROWS
+    check_placement(r, on_cluster)
 
 
 @pytest.mark.notebook
@@ -45,4 +45,4 @@ def check(res, on_cluster):
 @pytest.mark.slow
 @pytest.mark.cluster
 def test_sentence_transformers_notebook_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
