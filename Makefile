@@ -38,6 +38,8 @@ run: $(TORCH_STAMP)
 
 test: $(TORCH_STAMP) $(TF_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests $(PYTEST_ARGS)
+	# TensorFlow-only unit tests (the TF notebooks' stand-ins); the notebooks run above.
+	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py -m "not slow" $(PYTEST_ARGS)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)
