@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 # NOTE: pyspark is imported inside the functions so that importing dl_helpers stays cheap.
 
 
-def _column_name(column, index: int) -> str:
+def column_name(column, index: int) -> str:
     """A column's name for messages: the string itself, or the expression Spark shows."""
     if isinstance(column, str):
         return column
@@ -25,7 +25,7 @@ def _column_name(column, index: int) -> str:
     return m.group(1) if m else f"input {index}"
 
 
-def _row_suffix(row_id):
+def row_suffix(row_id):
     """' (row <id>)' for error messages, or nothing without a row id column."""
     from pyspark.sql import functions as F
 
@@ -56,7 +56,7 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
     from pyspark.sql import functions as F
 
     col = F.col(column) if isinstance(column, str) else column
-    where = _row_suffix(row_id)
+    where = row_suffix(row_id)
     prefix = F.concat(F.lit(f"input column '{name}'"), where, F.lit(": "))
     size = _expected_size(shape)
     checks = [(col.isNull(), F.lit("is null"))]
@@ -89,12 +89,12 @@ def check_scalar_columns(columns, row_id=None):
     """
     from pyspark.sql import functions as F
 
-    names = [_column_name(c, i) for i, c in enumerate(columns)]
+    names = [column_name(c, i) for i, c in enumerate(columns)]
     cols = [F.col(c) if isinstance(c, str) else c for c in columns]
     flags = F.array(*[c.isNull() | F.coalesce(F.isnan(c.try_cast("double")), F.lit(False))
                       for c in cols])  # fmt: skip
     first_bad = F.array_position(flags, True)
-    where = _row_suffix(row_id)
+    where = row_suffix(row_id)
     message = F.concat(
         F.lit("input column '"),
         F.element_at(F.array(*[F.lit(n) for n in names]), first_bad.cast("int")),
@@ -147,7 +147,7 @@ def checked_predict_batch_udf(
             # (it turns the struct's fields into the columns of an (n, k) array).
             return udf(check_scalar_columns(columns, rid))
         checked = [
-            check_column(c, _column_name(c, i), shape_for(i), rid)
+            check_column(c, column_name(c, i), shape_for(i), rid)
             for i, c in enumerate(columns)
         ]
         return udf(*checked)
