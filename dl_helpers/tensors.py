@@ -127,7 +127,8 @@ def tensor_table(columns: Mapping[str, object]):
             arrays.append(arr)
             fields.append(pa.field(name, arr.type))
     if len({len(a) for a in arrays}) > 1:
-        raise ValueError(f"columns of different lengths: { {k: len(a) for k, a in zip(columns, arrays)} }")
+        lengths = {k: len(a) for k, a in zip(columns, arrays)}
+        raise ValueError(f"columns of different lengths: {lengths}")
     schema = pa.schema(fields)
     spark_schema = from_arrow_schema(schema)
     for f in spark_schema.fields:

@@ -163,7 +163,10 @@ def error_text(df, expr):
     return str(info.value)
 
 
-def fast(spec=TensorSpec("float32", (12,)), row_id="id"):
+FLOAT12 = TensorSpec("float32", (12,))
+
+
+def fast(spec=FLOAT12, row_id="id"):
     return tensor_predict_udf(make_predict_fn(), return_type=ArrayType(FloatType()),
                               batch_size=4, input_tensor_shapes=[spec], row_id=row_id)
 
