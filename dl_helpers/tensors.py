@@ -107,14 +107,19 @@ def tensor_array(x: np.ndarray):
 
 def tensor_table(columns: Mapping[str, object]):
     """A ``pa.Table`` from numpy arrays: those with 2+ dimensions become tensor columns (their
-    rows' dtype and shape in the field metadata), the others plain columns. Spark reads the
-    metadata from Parquet written from this table (its schema is stored the way Spark stores it).
+    rows' dtype and shape in the field metadata), the others (and Arrow arrays) plain columns.
+    Spark reads the metadata from Parquet written from this table (its schema is stored the way
+    Spark stores it).
     """
     import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_schema
 
     arrays, fields, specs = [], [], {}
     for name, values in columns.items():
+        if isinstance(values, (pa.Array, pa.ChunkedArray)):  # any other Arrow column
+            arrays.append(values)
+            fields.append(pa.field(name, values.type))
+            continue
         values = np.asarray(values)
         if values.ndim >= 2:
             spec = TensorSpec(values.dtype.name, values.shape[1:])
