@@ -311,11 +311,22 @@ def arrow_result(preds, return_type, n: int):
         if a.ndim != 2:
             raise ValueError("Prediction results for ArrayType must be two-dimensional.")
         k = a.shape[1]
-        values = pa.array(np.ascontiguousarray(a).reshape(-1), type=target.value_type)
-        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * np.int32(k))
+        values = _numpy_to_arrow(a.reshape(-1), target.value_type)
+        offsets = np.arange(0, (n + 1) * k, k, dtype=np.int32)
+        offsets = pa.Array.from_buffers(pa.int32(), n + 1, [None, pa.py_buffer(offsets)])
         return pa.ListArray.from_arrays(offsets, values, type=target)
     if a.ndim != 1:
         raise ValueError("Prediction results for scalar types must be one-dimensional.")
+    return _numpy_to_arrow(a, target)
+
+
+def _numpy_to_arrow(a: np.ndarray, target):
+    """A 1-D numpy array -> a ``pa.Array`` of ``target`` (numbers: numpy casts, Arrow wraps the
+    memory; ``pa.array(a, type=...)`` takes a slow element-wise path even for the same type)."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(target) or pa.types.is_floating(target):
+        return pa.array(np.ascontiguousarray(a, dtype=target.to_pandas_dtype()))
     return pa.array(a, type=target)
 
 
