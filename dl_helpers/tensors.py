@@ -173,8 +173,9 @@ def to_tensor_column(column, dtype: str, shape: Sequence[int], *, row_id: str | 
     """A Spark array column (flat, ``prod(shape)`` numbers a row) -> a tensor column.
 
     The rows are checked first like ``checked_predict_batch_udf``'s inputs (null, null/NaN
-    element, length); values that do not fit ``dtype`` exactly (300 or 1.5 for uint8) fail too,
-    naming the row. Write the result to Parquet once; :func:`tensor_predict_udf` reads it fast.
+    element, length); for an integer ``dtype``, values that do not fit it exactly (300 or 1.5
+    for uint8) fail too, naming the row (floats are rounded to a float ``dtype``, as a cast).
+    Write the result to Parquet once; :func:`tensor_predict_udf` reads it fast.
     """
     from pyspark.sql import functions as F
 
@@ -198,7 +199,7 @@ class _Packer:
         n = len(values)
         flat = values.flatten().to_numpy(zero_copy_only=False)
         out = flat.astype(spec.dtype)
-        if out.dtype.kind in "iub" or flat.dtype != out.dtype:
+        if out.dtype.kind in "iub":  # floats may round (double -> float32); integers must not
             exact = out.astype(flat.dtype) == flat
             if not exact.all():
                 i = int(np.argmin(exact))

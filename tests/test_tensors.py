@@ -223,6 +223,10 @@ def test_to_tensor_column_refuses_values_that_do_not_fit(spark):
     df = spark.createDataFrame([(2, [1.0, 2.0, 3.0])], "id long, a array<double>")
     assert ("input column 'a' (row 2): has 3 values, expected 2 (shape [2])"
             in error_text(df, to_tensor_column("a", "float32", [2], row_id="id")))  # fmt: skip
+    # Doubles round to float32 as a cast would (not an error).
+    df = spark.createDataFrame([(1, [0.1, 1e-3])], "id long, a array<double>")
+    (packed,) = df.select(to_tensor_column("a", "float32", [2], row_id="id")).first()
+    np.testing.assert_array_equal(np.frombuffer(packed, np.float32), np.float32([0.1, 1e-3]))
 
 
 def test_missing_metadata_says_what_to_do(spark):
