@@ -148,12 +148,15 @@ def write_tensors(path, columns: Mapping[str, object], *, files: int = 1,
     """Write numpy arrays as Parquet files under the folder ``path`` (see :func:`tensor_table`).
 
     ``files`` splits the rows into that many files (Spark reads one task per file or more).
-    Returns the files written.
+    Files of an earlier call (``part-*.parquet``) are replaced, so a rerun with fewer files does
+    not leave stale rows behind. Returns the files written.
     """
     import pyarrow.parquet as pq
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("part-*.parquet"):
+        old.unlink()
     n = len(next(iter(columns.values())))
     per = -(-n // max(1, files)) if n else 0
     out = []

@@ -98,8 +98,9 @@ def test_fast_path_equals_predict_batch_udf_exactly(spark, tmp_path, dtype, shap
 
 def test_driver_written_tensors_and_struct_output(spark, tmp_path):
     x = RNG.random((20, 3, 4), dtype=np.float32)
+    write_tensors(tmp_path / "w", {"id": np.arange(50), "x": np.zeros((50, 3, 4))}, files=5)
     files = write_tensors(tmp_path / "w", {"id": np.arange(20), "x": x}, files=3)
-    assert len(files) == 3
+    assert sorted(files) == sorted((tmp_path / "w").glob("*.parquet")) and len(files) == 3
     df = spark.read.parquet(str(tmp_path / "w"))
     assert df.schema["x"].metadata[TENSOR_METADATA_KEY] == {"dtype": "float32", "shape": [3, 4]}
 
