@@ -9,8 +9,8 @@ task, ``local[cores]``, Spark's ``noop`` sink (no output I/O counted):
 - ``fast path``: ``dl_helpers.tensors.tensor_predict_udf`` on the tensor column (native Arrow
   UDF, ``np.frombuffer``, checks included);
 - ``predict_batch_udf``: ``pyspark.ml.functions.predict_batch_udf`` on the array column;
-- ``no-op Arrow UDF``: the tensor column to a Python worker and a zero per row back, no model:
-  what moving the rows costs;
+- ``no-op Arrow UDF``: the tensor column to a Python worker and 10 zeros per row back (the
+  model's output type, ``array<float>``), no model: what moving the rows in and out costs;
 - ``model alone``: the MLP on the same rows already in memory, one process per core
   (``udf_overhead.model_alone``).
 
@@ -106,8 +106,12 @@ def make_mlp():
 
 
 def noop_body(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
+    from pyspark.sql.types import ArrayType, FloatType
+
+    from dl_helpers.tensors import arrow_result
+
     for b in batches:
-        yield pa.array(np.zeros(len(b), dtype=np.int32))
+        yield arrow_result(np.zeros((len(b), 10), np.float32), ArrayType(FloatType()), len(b))
 
 
 def stages(df, batch_size: int) -> dict:
@@ -122,7 +126,7 @@ def stages(df, batch_size: int) -> dict:
                               input_tensor_shapes=[tensor_spec(df, "xb")])  # fmt: skip
     standard = predict_batch_udf(make_mlp, return_type=ArrayType(FloatType()),
                                  batch_size=batch_size, input_tensor_shapes=[[DIM]])  # fmt: skip
-    noop = arrow_udf(noop_body, "int")
+    noop = arrow_udf(noop_body, ArrayType(FloatType()))
     return {FAST: df.select("id", fast("xb").alias("p")),
             STANDARD: df.select("id", standard("x").alias("p")),
             NOOP: df.select("id", noop("xb").alias("p"))}  # fmt: skip
