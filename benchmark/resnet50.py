@@ -52,17 +52,25 @@ def decode_resize_crop(data: bytes) -> np.ndarray:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:
-        img = img.convert("RGB")
-        w, h = img.size
-        if w <= h:
-            nw, nh = RESIZE_SIZE, max(1, round(h * RESIZE_SIZE / w))
-        else:
-            nw, nh = max(1, round(w * RESIZE_SIZE / h)), RESIZE_SIZE
-        img = img.resize((nw, nh), Image.BILINEAR)
-        left = (nw - IMAGE_SIZE) // 2
-        top = (nh - IMAGE_SIZE) // 2
-        img = img.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
-        return np.asarray(img, dtype=np.uint8)
+        return resize_crop(img)
+
+
+def resize_crop(img) -> np.ndarray:
+    """An opened PIL image -> uint8 (224, 224, 3), as :func:`decode_resize_crop` (which decodes
+    the bytes into it: PIL decodes on ``convert``)."""
+    from PIL import Image
+
+    img = img.convert("RGB")
+    w, h = img.size
+    if w <= h:
+        nw, nh = RESIZE_SIZE, max(1, round(h * RESIZE_SIZE / w))
+    else:
+        nw, nh = max(1, round(w * RESIZE_SIZE / h)), RESIZE_SIZE
+    img = img.resize((nw, nh), Image.BILINEAR)
+    left = (nw - IMAGE_SIZE) // 2
+    top = (nh - IMAGE_SIZE) // 2
+    img = img.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+    return np.asarray(img, dtype=np.uint8)
 
 
 def normalize(hwc_uint8: np.ndarray) -> np.ndarray:
@@ -76,6 +84,11 @@ def normalize(hwc_uint8: np.ndarray) -> np.ndarray:
 def preprocess(data: bytes) -> np.ndarray:
     """JPEG bytes -> float32 (3, 224, 224), ready for the model."""
     return normalize(decode_resize_crop(data))
+
+
+def preprocess_image(img) -> np.ndarray:
+    """An opened PIL image -> float32 (3, 224, 224): :func:`preprocess` after the open."""
+    return normalize(resize_crop(img))
 
 
 def preprocess_batch(images) -> np.ndarray:

@@ -13,8 +13,11 @@ Modules, one idea each:
 - ``tf_models``: TensorFlow models by name (HF T5, sentiment pipeline, Keras ResNet50), with
   stand-ins made here
 - ``inference``: input checks for predict_batch_udf functions
+- ``tensors``: tensor columns (raw bytes + dtype/shape) and the fast predict UDF that reads them
+- ``images``: encoded images in, decode + preprocessing + model in one UDF (the fused design)
 - ``triton``: Triton Inference Server (PyTriton) lifecycle on a Spark cluster
-- ``acceleration``: compiling torch models (TensorRT on GPU, ONNX Runtime / torch.compile on CPU)
+- ``acceleration``: compiling torch models (TensorRT on GPU; on CPU, "auto" measures ONNX Runtime
+  and torch.compile against eager)
 - ``notebook``: recording results for tests, output folders
 
 Heavy libraries (pyspark, torch, tensorflow, pytriton) are imported inside functions, so

@@ -7,8 +7,15 @@ One entry point, :func:`compile_model`, and one question, :func:`available_backe
 - ``"torch.compile"``: Inductor-generated code (needs a C++ compiler on CPU). Compiling takes
   tens of seconds per process, so it only pays off for long runs.
 - ``"eager"``: the model as it is (under ``torch.inference_mode``).
-- ``"auto"``: TensorRT where a GPU and torch-tensorrt are there, else :data:`CPU_DEFAULT`
-  (eager: on the CPUs measured, no backend paid off across models; see the figures there).
+- ``"auto"``: TensorRT where a GPU and torch-tensorrt are there. Elsewhere it *measures*: eager,
+  ONNX Runtime and (given the time) torch.compile run the example batch in interleaved rounds
+  within ``budget_s`` seconds, and the fastest whose output matches eager's within tolerance is
+  kept (``min_speedup`` faster than eager at least, so noise does not pick a backend). Which
+  backend wins depends on the model: on the same CPU ONNX Runtime ran a ResNet-50 much faster
+  than eager torch and a small transformer slower. ``.report`` says what was measured and why
+  the winner won. Measure once on the driver, with the batch size and thread count the tasks
+  will use (``threads=1`` for one-core Spark tasks), and pass the chosen ``.backend`` by name
+  to the executors' ``make_predict_fn``, so every Python worker does not measure again.
 
 A backend that is unavailable (not installed, no GPU, no compiler) or fails to compile this
 model falls back to the next one, with a message that says why (``strict=True`` raises
@@ -22,8 +29,8 @@ tensors). Every output must keep the batch as its first dimension. Use it inside
 ``predict_batch_udf`` ``make_predict_fn`` returns, or inside a Triton ``infer_func``: it is built
 once per Python worker / server process, like the model itself.
 
-Which backends pay off on CPU is measured by ``benchmark/backend_speed.py`` (figures in
-``benchmark/RESULTS.md``); :data:`CPU_DEFAULT` follows those figures.
+Which backends pay off on CPU is measured by ``benchmark/backend_speed.py`` and
+``benchmark/auto_backend.py`` (figures in ``benchmark/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -49,9 +57,9 @@ EAGER = "eager"
 AUTO = "auto"
 BACKENDS = (TENSORRT, ONNXRUNTIME, TORCH_COMPILE, EAGER)
 
-# What "auto" picks without TensorRT: eager, since on CPU no backend pays off across the
-# notebooks' models (benchmark/RESULTS.md, "The notebooks' small models, per backend");
-# convolutional nets gain from onnxruntime or torch.compile asked for by name.
+# What runs on CPU when TensorRT was asked for (and what "auto" compares the others against):
+# no backend paid off across the notebooks' models (benchmark/RESULTS.md), so TensorRT's
+# fallback is eager, and "auto" measures the rest on the user's model.
 CPU_DEFAULT = EAGER
 # Where a backend cannot be used, the next one in this order is tried.
 _FALLBACK = {
@@ -174,6 +182,8 @@ class CompiledModel:
     compile_seconds: float = 0.0
     max_abs_diff: float | None = None  # versus eager on the example input (verify=True)
     input_dtypes: tuple = ()  # torch dtypes of the example inputs
+    report: str = ""  # backend="auto": what was measured, and why this backend
+    timings: dict = field(default_factory=dict)  # backend="auto": seconds per example batch
 
     def __call__(self, *inputs):
         import numpy as np
@@ -401,6 +411,15 @@ _BUILDERS = {
 }
 
 
+# backend="auto" off TensorRT: how long measuring may take, and torch.compile's place in it.
+# Inductor compiles for tens of seconds to minutes per process (and again in every Spark Python
+# worker), so it is measured only when the budget leaves at least this much for it.
+AUTO_BUDGET_S = 30.0
+TORCH_COMPILE_MIN_BUDGET_S = 120.0
+AUTO_MIN_SPEEDUP = 1.05
+_AUTO_MAX_ROUNDS = 7
+
+
 def compile_model(
     model,
     example_input,
@@ -414,24 +433,32 @@ def compile_model(
     rtol: float = 1e-3,
     atol: float = 1e-4,
     quiet: bool = False,
+    budget_s: float = AUTO_BUDGET_S,
+    min_speedup: float = AUTO_MIN_SPEEDUP,
     **options,
 ) -> CompiledModel:
     """Compile ``model`` for inference; return a :class:`CompiledModel` (call it like the model).
 
     model: a torch ``nn.Module`` (put in eval mode here).
     example_input: a tensor, or a tuple of tensors for a model with several inputs, with the
-        batch as dimension 0 (any batch size, also 1).
+        batch as dimension 0 (any batch size, also 1). For "auto", a batch like the real ones:
+        it is what the backends are timed on.
     backend: "auto", "tensorrt", "onnxruntime", "torch.compile" or "eager".
     dynamic_batch: accept any batch size (True) or only the example's (False, TensorRT only).
     dynamic_dims: more free dimensions per input index, e.g. ``{0: [1], 1: [1]}`` for token ids
         and attention mask padded per batch to different lengths (ONNX Runtime; TensorRT and
         torch.compile handle them from the traced shapes).
     device: "cpu" or "cuda"; default: where the model's parameters are.
-    strict: raise :class:`BackendUnavailable` if the requested backend (for "auto": its first
-        choice) cannot be used, instead of falling back.
+    strict: raise :class:`BackendUnavailable` if the requested backend (for "auto" on a GPU:
+        TensorRT) cannot be used, instead of falling back.
     verify: compare with eager on the example input; beyond ``atol + rtol*|eager|`` fall back.
+    quiet: print nothing (fallback messages, the "auto" report); they are kept on the result.
+    budget_s, min_speedup: "auto" without TensorRT: seconds to spend measuring (compiling
+        included; torch.compile is left out below ``TORCH_COMPILE_MIN_BUDGET_S``), and how much
+        faster than eager a backend must be to be chosen.
     options: per backend: ``onnx_path``, ``threads``, ``opset`` (onnxruntime); ``mode``
-        (torch.compile); ``max_batch``, ``opt_batch``, ``precision`` (tensorrt).
+        (torch.compile); ``max_batch``, ``opt_batch``, ``precision`` (tensorrt). ``threads``
+        also sets torch's thread count while "auto" measures.
     """
     import torch
 
@@ -444,10 +471,34 @@ def compile_model(
     device = _resolve_device(device)
     inputs = tuple(_to_tensor(x, device) for x in _as_tuple(example_input))
 
+    reference = None
+    if verify or backend == AUTO:
+        with torch.inference_mode():
+            reference = model(*inputs)
+
+    def build(name: str):
+        """(function, max |diff| vs eager or None, seconds): raises if unusable or wrong."""
+        t0 = time.perf_counter()
+        fn = _BUILDERS[name](model, inputs, device, dynamic_batch=dynamic_batch,
+                             dynamic_dims=dynamic_dims, **options)  # fmt: skip
+        diff = None
+        if verify or backend == AUTO:
+            out = fn(*inputs)
+            diff = _max_abs_diff(reference, out)
+            scale = _max_abs(reference)
+            if not diff <= atol + rtol * scale:
+                raise ValueError(f"output differs from eager by {diff:.3g} (allowed {atol} + "
+                                 f"{rtol} x {scale:.3g})")  # fmt: skip
+        return fn, diff, time.perf_counter() - t0
+
+    dtypes = tuple(x.dtype for x in inputs)
+    if backend == AUTO and not (device == "cuda" and _installed("torch_tensorrt")):
+        return _auto(build, inputs, device, dtypes, budget_s, min_speedup,
+                     options.get("threads"), quiet)  # fmt: skip
+
     requested = backend
-    if backend == AUTO:
-        # TensorRT on a GPU, else the CPU default; each falls back like an explicit request.
-        first = TENSORRT if device == "cuda" and _installed("torch_tensorrt") else CPU_DEFAULT
+    if backend == AUTO:  # on a GPU with torch-tensorrt: TensorRT, falling back as if named
+        first = TENSORRT
     else:
         first = backend
     candidates = list(dict.fromkeys([first, *_FALLBACK[first], EAGER]))  # in order, no repeats
@@ -462,41 +513,118 @@ def compile_model(
             print(msg, file=sys.stderr, flush=True)
         warnings.warn(msg, AccelerationFallbackWarning, stacklevel=3)
 
-    reference = None
-    if verify:
-        with torch.inference_mode():
-            reference = model(*inputs)
-
     for name in candidates:
         status = backend_status(name, device)
         if not status.available:
             give_up(name, status.reason)
             continue
-        t0 = time.perf_counter()
         try:
-            fn = _BUILDERS[name](model, inputs, device, dynamic_batch=dynamic_batch,
-                                 dynamic_dims=dynamic_dims, **options)  # fmt: skip
-            diff = None
-            if verify:
-                out = fn(*inputs)
-                diff = _max_abs_diff(reference, out)
-                scale = _max_abs(reference)
-                if not diff <= atol + rtol * scale:
-                    raise ValueError(
-                        f"output differs from eager by {diff:.3g} (allowed {atol} + {rtol} x "
-                        f"{scale:.3g})"
-                    )
+            fn, diff, seconds = build(name)
         except Exception as e:  # noqa: BLE001 - any compiler failure means: use the next one
             if name == EAGER:
                 raise
-            give_up(name, f"{type(e).__name__}: {e}".splitlines()[0][:300])
+            give_up(name, _first_line(e))
             continue
-        result = CompiledModel(fn, name, requested, device, fallbacks,
-                               time.perf_counter() - t0, diff,
-                               tuple(x.dtype for x in inputs))  # fmt: skip
+        result = CompiledModel(fn, name, requested, device, fallbacks, seconds, diff, dtypes)
         log.info("compile_model: %s", result.describe())
         return result
     raise AssertionError("unreachable: eager always works")  # pragma: no cover
+
+
+def _first_line(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}".splitlines()[0][:300]
+
+
+def _auto(build, inputs, device, dtypes, budget_s, min_speedup, threads, quiet) -> CompiledModel:
+    """backend="auto" without TensorRT: time every usable backend on the example batch, keep the
+    fastest that matches eager (and beats it by ``min_speedup``), and write down why."""
+    import torch
+
+    t_start = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        built: dict[str, tuple] = {}
+        notes: dict[str, str] = {}
+        for name in (EAGER, ONNXRUNTIME, TORCH_COMPILE):
+            status = backend_status(name, device)
+            left = budget_s - (time.perf_counter() - t_start)
+            if not status.available:
+                notes[name] = f"not measured: {status.reason}"
+            elif name == TORCH_COMPILE and left < TORCH_COMPILE_MIN_BUDGET_S:
+                notes[name] = (f"not measured: compiling takes tens of seconds or more per "
+                               f"process; {left:.0f} s of the {budget_s:.0f} s budget left, "
+                               f"{TORCH_COMPILE_MIN_BUDGET_S:.0f} s needed (budget_s=...)")
+            elif name != EAGER and left <= 0:
+                notes[name] = f"not measured: the {budget_s:.0f} s budget is spent"
+            else:
+                try:
+                    built[name] = build(name)
+                except Exception as e:  # noqa: BLE001 - a backend that fails is not chosen
+                    if name == EAGER:
+                        raise
+                    notes[name] = f"not used: {_first_line(e)}"
+        times = _time_interleaved({k: v[0] for k, v in built.items()}, inputs,
+                                  budget_s - (time.perf_counter() - t_start))  # fmt: skip
+    finally:
+        torch.set_num_threads(old_threads)
+
+    per_batch = {k: statistics.median(v) for k, v in times.items()}
+    eager_t = per_batch[EAGER]
+    best = min(per_batch, key=per_batch.get)
+    speedup = eager_t / per_batch[best]
+    if best != EAGER and speedup < min_speedup:
+        why = (f"{best} was {speedup:.2f}x eager, under the {min_speedup:.2f}x needed to leave "
+               "eager")
+        best = EAGER
+    elif best == EAGER:
+        why = "nothing ran faster than eager"
+    else:
+        why = f"fastest, {speedup:.2f}x eager, output within tolerance of eager's"
+    n = inputs[0].shape[0]
+    lines = [f"compile_model(backend='auto') on {device}, example batch {n}, "
+             f"{int(threads or torch.get_num_threads())} thread(s), "
+             f"{sum(len(v) for v in times.values())} timed calls in "
+             f"{time.perf_counter() - t_start:.1f} s:"]  # fmt: skip
+    for name in (EAGER, ONNXRUNTIME, TORCH_COMPILE):
+        if name in per_batch:
+            t = per_batch[name]
+            diff = built[name][1]
+            lines.append(f"  {name:14s} {t * 1e3:10.2f} ms/batch  {n / t:10.1f} rows/s  "
+                         f"{eager_t / t:5.2f}x eager  max |diff| {diff:.1e}  "
+                         f"built in {built[name][2]:.1f} s  ({len(times[name])} runs)")
+        else:
+            lines.append(f"  {name:14s} {notes[name]}")
+    lines.append(f"chose {best}: {why}")
+    report = "\n".join(lines)
+    if not quiet:
+        print(report, flush=True)
+    fn, diff, seconds = built[best]
+    result = CompiledModel(fn, best, AUTO, device, [], seconds, diff, dtypes, report,
+                           {k: list(v) for k, v in times.items()})  # fmt: skip
+    log.info("compile_model: %s", result.describe())
+    return result
+
+
+def _time_interleaved(fns: dict, inputs: tuple, budget_s: float) -> dict[str, list[float]]:
+    """Seconds per call of each function on ``inputs``, in rounds (A B C, C B A, ...), as many
+    as fit in ``budget_s`` (at least one, at most ``_AUTO_MAX_ROUNDS``)."""
+    import torch
+
+    names = list(fns)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    t_start = time.perf_counter()
+    with torch.inference_mode():
+        for r in range(_AUTO_MAX_ROUNDS):
+            for name in names if r % 2 == 0 else names[::-1]:
+                t0 = time.perf_counter()
+                fns[name](*inputs)
+                times[name].append(time.perf_counter() - t0)
+            spent = time.perf_counter() - t_start
+            if spent + spent / (r + 1) > budget_s:  # the next round would not fit
+                break
+    return times
 
 
 def _max_abs(tree) -> float:

@@ -42,7 +42,7 @@ _NUMERIC_ARRAY_TYPE = rf"^(array<)+{_NUMBER_TYPES}>+$"
 _NUMERIC_SCALAR_TYPE = rf"^{_NUMBER_TYPES}$"
 
 
-def _column_name(column, index: int) -> str:
+def column_name(column, index: int) -> str:
     """A column's name for messages: the string itself, or the expression Spark shows."""
     if isinstance(column, str):
         return column
@@ -50,7 +50,7 @@ def _column_name(column, index: int) -> str:
     return m.group(1) if m else f"input {index}"
 
 
-def _row_suffix(row_id):
+def row_suffix(row_id):
     """' (row <id>)' for error messages, or nothing without a row id column."""
     from pyspark.sql import functions as F
 
@@ -143,7 +143,7 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
     from pyspark.sql import functions as F
 
     col = _as_column(column)
-    prefix = F.concat(F.lit(f"input column '{name}'"), _row_suffix(row_id), F.lit(": "))
+    prefix = F.concat(F.lit(f"input column '{name}'"), row_suffix(row_id), F.lit(": "))
     expr = None
     for cond, msg in reversed(_row_checks(col, shape)):
         err = F.raise_error(F.concat(prefix, msg))
@@ -193,10 +193,10 @@ def check_scalar_columns(columns, row_id=None):
     """
     from pyspark.sql import functions as F
 
-    names = [_column_name(c, i) for i, c in enumerate(columns)]
+    names = [column_name(c, i) for i, c in enumerate(columns)]
     cols = [_as_column(c) for c in columns]
     first_bad = F.array_position(_scalar_flags(cols), True)
-    where = _row_suffix(row_id)
+    where = row_suffix(row_id)
     message = F.concat(
         F.lit("input column '"),
         F.element_at(F.array(*[F.lit(n) for n in names]), first_bad.cast("int")),
@@ -211,7 +211,7 @@ def scalar_columns_reason(columns):
     """Why a row of many scalar columns (one tensor) is bad, or null for a good row."""
     from pyspark.sql import functions as F
 
-    names = [_column_name(c, i) for i, c in enumerate(columns)]
+    names = [column_name(c, i) for i, c in enumerate(columns)]
     cols = [_as_column(c) for c in columns]
     first_bad = F.array_position(_scalar_flags(cols), True)
     reason = F.when(first_bad > 0, F.concat(
@@ -371,16 +371,16 @@ def checked_predict_batch_udf(
         if packed_columns(len(columns)):
             if not quarantine:
                 return udf(check_scalar_columns(columns, rid))
-            names = [_column_name(c, i) for i, c in enumerate(columns)]
+            names = [column_name(c, i) for i, c in enumerate(columns)]
             packed = F.struct(*[_as_column(c).alias(n) for c, n in zip(columns, names)])
             return _with_reason(udf(packed), scalar_columns_reason(columns))
         if not quarantine:
             checked = [
-                check_column(c, _column_name(c, i), shape_for(i), rid)
+                check_column(c, column_name(c, i), shape_for(i), rid)
                 for i, c in enumerate(columns)
             ]
             return udf(*checked)
-        names = [_column_name(c, i) for i, c in enumerate(columns)]
+        names = [column_name(c, i) for i, c in enumerate(columns)]
         reasons = [column_reason(c, n, shape_for(i)) for i, (c, n)
                    in enumerate(zip(columns, names))]  # fmt: skip
         reason = F.coalesce(*reasons) if len(reasons) > 1 else reasons[0]

@@ -180,10 +180,48 @@ def test_missing_compiler_is_reported(monkeypatch):
     assert not status.available and "C++ compiler" in status.reason
 
 
-def test_auto_on_cpu_is_the_measured_default_without_fallback_messages(recwarn):
-    compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.AUTO)
-    assert compiled.backend == acc.CPU_DEFAULT and compiled.fallbacks == []
+def test_auto_on_cpu_measures_and_keeps_the_fastest_matching_backend(recwarn, capsys):
+    model = mlp()
+    compiled = acc.compile_model(model, torch.randn(64, 8), backend=acc.AUTO, threads=1)
+    # Both measured on the example batch; torch.compile left out of the default budget.
+    assert set(compiled.timings) == {acc.EAGER, acc.ONNXRUNTIME}, compiled.report
+    assert all(len(v) >= 1 and min(v) > 0 for v in compiled.timings.values())
+    med = {k: float(np.median(v)) for k, v in compiled.timings.items()}
+    speedup = med[acc.EAGER] / med[acc.ONNXRUNTIME]
+    expected = acc.ONNXRUNTIME if speedup >= acc.AUTO_MIN_SPEEDUP else acc.EAGER
+    assert compiled.backend == expected, compiled.report
+    assert compiled.requested == acc.AUTO and compiled.fallbacks == []
     assert not [w for w in recwarn if issubclass(w.category, acc.AccelerationFallbackWarning)]
+    report = compiled.report
+    assert report in capsys.readouterr().out  # printed, and kept on the result
+    assert "ms/batch" in report and "x eager" in report and f"chose {expected}:" in report
+    assert "torch.compile" in report and "not measured" in report
+    x = torch.randn(5, 8)
+    with torch.inference_mode():
+        assert_close(compiled(x), model(x))
+
+
+def test_auto_chooses_a_faster_backend_and_refuses_a_wrong_one(monkeypatch):
+    import time
+
+    real_eager = acc._BUILDERS[acc.EAGER]
+
+    def slow_eager(model, inputs, device, **kw):  # eager made 20 ms slower per call
+        run = real_eager(model, inputs, device, **kw)
+        return lambda *xs: (time.sleep(0.02), run(*xs))[1]
+
+    monkeypatch.setitem(acc._BUILDERS, acc.EAGER, slow_eager)
+    compiled = acc.compile_model(mlp(), torch.randn(16, 8), backend=acc.AUTO, quiet=True)
+    assert compiled.backend == acc.ONNXRUNTIME, compiled.report
+    assert "chose onnxruntime: fastest" in compiled.report
+
+    def wrong(model, inputs, device, **_):  # fast, but not the model
+        return lambda *xs: model(*xs) + 1.0
+
+    monkeypatch.setitem(acc._BUILDERS, acc.ONNXRUNTIME, wrong)
+    compiled = acc.compile_model(mlp(), torch.randn(16, 8), backend=acc.AUTO, quiet=True)
+    assert compiled.backend == acc.EAGER
+    assert "onnxruntime" in compiled.report and "differs from eager" in compiled.report
 
 
 def test_available_backends_and_auto_on_cpu():

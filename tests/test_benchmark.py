@@ -313,3 +313,27 @@ def test_tree_cpu_counts_the_processes_it_starts():
     with TreeCPU(interval=0.05) as idle:
         subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], timeout=60)
     assert idle.seconds < meter.seconds / 2, (idle.seconds, meter.seconds)
+
+
+# --- the MLP fast path against predict_batch_udf and the ceiling ---------------------------
+@pytest.mark.spark
+@pytest.mark.slow
+def test_mlp_fast_path_measures_every_pipeline_and_outputs_match_the_model(tmp_path):
+    cmd = [sys.executable, str(BENCH / "mlp_fast_path.py"), "--rows", "2000", "--rounds", "1",
+           "--partitions", "2", "--cores", "2", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    result = json.loads((tmp_path / "mlp_fast_path.json").read_text())
+    assert sorted(result["runs"]) == sorted(["fast path", "predict_batch_udf", "no-op Arrow UDF",
+                                             "model alone"])
+    assert all(len(v) == 1 and v[0] > 0 for v in result["runs"].values())
+    r = result["per_round"][0]
+    noop, alone = result["runs"]["no-op Arrow UDF"][0], result["runs"]["model alone"][0]
+    assert r["ceiling"] == pytest.approx(1 / (1 / noop + 1 / alone))
+    assert r["fast_vs_standard"] == pytest.approx(
+        result["runs"]["fast path"][0] / result["runs"]["predict_batch_udf"][0])
+    # Both paths compute the model; on the same batches they agree bit for bit.
+    assert result["max_abs_diff_fast_vs_model"] < 1e-5
+    assert result["max_abs_diff_standard_vs_model"] < 1e-5
+    assert result["max_abs_diff_fast_vs_standard"] == 0.0
+    assert "fast path / predict_batch_udf" in proc.stdout and "fast path / ceiling" in proc.stdout
