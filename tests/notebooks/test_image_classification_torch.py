@@ -16,7 +16,7 @@ def check(r, on_cluster):
     assert r["test_accuracy"] > 0.8  # a trained model, so agreement checks mean something
 
     # Spark's predictions equal the model's own, row by row, in both layouts
-    for layout in ("array", "columns"):
+    for layout in ("array", "columns", "fast"):  # fast: tensor column + native Arrow UDF
         assert r[f"spark_{layout}_rows"] == ROWS
         assert r[f"spark_{layout}_max_abs_diff"] <= 1e-5
         assert r[f"spark_{layout}_same_classes"] is True
@@ -38,6 +38,7 @@ def check(r, on_cluster):
     # No GPU in CI: TensorRT skipped with a reason
     assert "tensorrt_max_abs_diff" in r or r["tensorrt_skipped"]
     assert r["spark_rows_per_s_warm"] > 0 and r["direct_rows_per_s"] > 0
+    assert r["fast_rows_per_s_warm"] > 0
 
     assert r["predictions_path"].startswith(r["storage"]["shared_dir"])
     check_placement(r, on_cluster)
