@@ -4,6 +4,8 @@ Modules, one idea each:
 
 - ``environment``: which platform this is (local, standalone, YARN, K8s, Databricks, Dataproc)
 - ``spark``: building a SparkSession for inference
+- ``storage``: the shared folder every node reads (data, models, Spark outputs), proven
+  visible to the executors
 - ``clusters``: managed GPU clusters (Databricks, Dataproc): their Spark settings, shipping
   dl_helpers
 - ``offline``: the offline policy (real data or model, else a stand-in, announced)
@@ -18,6 +20,10 @@ Modules, one idea each:
 - ``triton``: Triton Inference Server (PyTriton) lifecycle on a Spark cluster
 - ``acceleration``: compiling torch models (TensorRT on GPU; on CPU, "auto" measures ONNX Runtime
   and torch.compile against eager)
+- ``progress``: a live progress bar of a running Spark job (tasks, rows/s, time left)
+- ``resume``: inference into committed chunks, resumed after a failure without redoing them
+- ``timing``: timed runs of a DataFrame (Parquet or the noop sink), cold and warm
+- ``frames``: small DataFrame helpers the result checks share (argmax, collect by id)
 - ``notebook``: recording results for tests, output folders
 
 Heavy libraries (pyspark, torch, tensorflow, pytriton) are imported inside functions, so
