@@ -66,6 +66,8 @@ class ChunkedRun:
     rows_written: int = 0
     seconds: float = 0.0
     run_id: str = ""
+    progress_lines: list[str] = field(default_factory=list)  # the bar's lines, with progress=
+    progress_summary: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -278,6 +280,8 @@ def run_chunked(
                           MARKERS_DIR, marker_name(i))  # fmt: skip
             result.ran.append(i)
             result.rows_written += rows
+    result.progress_lines = list(getattr(bar, "lines", []))
+    result.progress_summary = dict(getattr(bar, "summary", {}))
     fs.delete(TEMP_DIR, run_id)
     if not fs.names(TEMP_DIR):
         fs.delete(TEMP_DIR)
