@@ -93,6 +93,20 @@ def _type_checked(col, name: str, expected: str, pattern: str, value):
 # 'Dog' to double raises instead of giving null; strings are never NaN.
 
 
+def _null_or_nan_element(col):
+    """True when an array holds a null or NaN element.
+
+    array_contains is compiled code (a lambda through exists() is interpreted per element, a
+    large cost on 784-element rows); it gives null when there is a null element and no match,
+    and Spark's equality finds NaN. Integer arrays are cast to double too (never NaN, nulls
+    stay null).
+    """
+    from pyspark.sql import functions as F
+
+    found = F.array_contains(col.cast("array<double>"), F.lit(float("nan")))
+    return F.coalesce(found, F.lit(True))
+
+
 def _row_checks(col, shape: Sequence[int] | None):
     """(condition, reason) pairs, in order, that make a row of ``col`` bad."""
     from pyspark.sql import functions as F
@@ -107,10 +121,7 @@ def _row_checks(col, shape: Sequence[int] | None):
                          F.lit(f" values, expected {size} (shape {list(shape)})")),
             ))  # fmt: skip
 
-        def bad_element(x):
-            return x.isNull() | F.coalesce(F.isnan(x.try_cast("double")), F.lit(False))
-
-        checks.append((F.exists(col, bad_element), F.lit("contains a null or NaN element")))
+        checks.append((_null_or_nan_element(col), F.lit("contains a null or NaN element")))
     else:
         checks.append((F.coalesce(F.isnan(col.try_cast("double")), F.lit(False)), F.lit("is NaN")))
     return checks
@@ -410,12 +421,18 @@ def _stand_in(col, shape, reason):
 
 
 def _with_reason(prediction, reason):
+    """struct<prediction, error>, the prediction null where there is a reason.
+
+    The reason is bound once per row to a lambda variable: written out twice (condition and
+    field), the optimizer rewrites the two copies differently and every row pays for the checks
+    twice more.
+    """
     from pyspark.sql import functions as F
 
-    return F.struct(
-        F.when(reason.isNull(), prediction).alias(PREDICTION_FIELD),
-        reason.alias(ERROR_FIELD),
-    )
+    pair = F.array(F.struct(reason.alias("e"), prediction.alias("p")))
+    result = F.transform(pair, lambda s: F.struct(
+        F.when(s["e"].isNull(), s["p"]).alias(PREDICTION_FIELD), s["e"].alias(ERROR_FIELD)))
+    return F.element_at(result, 1)
 
 
 def split_quarantined(df, column: str, reason_column: str = "reason"):
