@@ -5,7 +5,9 @@ Modules, one idea each:
 - ``environment``: which platform this is (local, standalone, YARN, K8s, Databricks, Dataproc)
 - ``spark``: building a SparkSession for inference
 - ``datasets``: data sets with an offline stand-in
-- ``inference``: input checks for predict_batch_udf functions
+- ``inference``: input checks for predict_batch_udf functions; bad rows failed or quarantined
+- ``progress``: a live progress bar for Spark jobs (tasks, rows/s, time left)
+- ``resume``: resumable inference, written to Parquet in committed chunks
 - ``triton``: Triton Inference Server (PyTriton) lifecycle on a Spark cluster
 - ``acceleration``: compiling torch models (TensorRT on GPU, ONNX Runtime / torch.compile on CPU)
 - ``notebook``: recording results for tests, output folders
