@@ -14,7 +14,7 @@ Modules, one idea each:
 - ``text_models``: Hugging Face text models by name (torch), with stand-ins made here
 - ``tf_models``: TensorFlow models by name (HF T5, sentiment pipeline, Keras ResNet50), with
   stand-ins made here
-- ``inference``: input checks for predict_batch_udf functions
+- ``inference``: input checks for predict_batch_udf functions; bad rows failed or quarantined
 - ``tensors``: tensor columns (raw bytes + dtype/shape) and the fast predict UDF that reads them
 - ``images``: encoded images in, decode + preprocessing + model in one UDF (the fused design)
 - ``triton``: Triton Inference Server (PyTriton) lifecycle on a Spark cluster

@@ -35,6 +35,7 @@ BAD_ROW_MODES = (FAIL, QUARANTINE)
 # The fields of the struct a quarantine-mode UDF returns.
 PREDICTION_FIELD = "prediction"
 ERROR_FIELD = "error"
+BAD_FIELD = "bad"  # the model wrapper's own flag, inside the UDF's output
 
 # typeof() of the element types a tensor input may have (arrays of them, nested or not).
 _NUMBER_TYPES = r"(boolean|tinyint|smallint|int|bigint|float|double|decimal\(\d+,\d+\))"
@@ -93,6 +94,20 @@ def _type_checked(col, name: str, expected: str, pattern: str, value):
 # 'Dog' to double raises instead of giving null; strings are never NaN.
 
 
+def _null_or_nan_element(col):
+    """True when an array holds a null or NaN element.
+
+    array_contains is compiled code (a lambda through exists() is interpreted per element, a
+    large cost on 784-element rows); it gives null when there is a null element and no match,
+    and Spark's equality finds NaN. Integer arrays are cast to double too (never NaN, nulls
+    stay null).
+    """
+    from pyspark.sql import functions as F
+
+    found = F.array_contains(col.cast("array<double>"), F.lit(float("nan")))
+    return F.coalesce(found, F.lit(True))
+
+
 def _row_checks(col, shape: Sequence[int] | None):
     """(condition, reason) pairs, in order, that make a row of ``col`` bad."""
     from pyspark.sql import functions as F
@@ -107,10 +122,7 @@ def _row_checks(col, shape: Sequence[int] | None):
                          F.lit(f" values, expected {size} (shape {list(shape)})")),
             ))  # fmt: skip
 
-        def bad_element(x):
-            return x.isNull() | F.coalesce(F.isnan(x.try_cast("double")), F.lit(False))
-
-        checks.append((F.exists(col, bad_element), F.lit("contains a null or NaN element")))
+        checks.append((_null_or_nan_element(col), F.lit("contains a null or NaN element")))
     else:
         checks.append((F.coalesce(F.isnan(col.try_cast("double")), F.lit(False)), F.lit("is NaN")))
     return checks
@@ -281,12 +293,24 @@ def _scatter(preds, good, n: int):
     return out
 
 
-def skip_bad_rows(make_predict_fn: Callable, return_type) -> Callable:
+def _flat(preds, return_type):
+    """A prediction array as a field of predict_batch_udf's struct output wants it."""
+    import numpy as np
+    from pyspark.sql.types import ArrayType
+
+    preds = np.asarray(preds)
+    if not isinstance(return_type, ArrayType) and preds.ndim == 2 and preds.shape[1] == 1:
+        return preds[:, 0]
+    return preds
+
+
+def skip_bad_rows(make_predict_fn: Callable, return_type, flag: bool = False) -> Callable:
     """Wrap ``make_predict_fn`` so that its predict function sees only rows with no null/NaN.
 
     Used by quarantine mode: the Spark side hands bad rows over with nulls in place of their
     values; the model never sees them. Keeps the predict function's signature, which
-    predict_batch_udf reads to decide how many inputs it takes.
+    predict_batch_udf reads to decide how many inputs it takes. With ``flag`` the result is
+    ``{"prediction": ..., "bad": <1 or 0 per row>}`` (see ``quarantine_return_type``).
     """
 
     def make():
@@ -294,22 +318,38 @@ def skip_bad_rows(make_predict_fn: Callable, return_type) -> Callable:
 
         predict = make_predict_fn()
 
-        @functools.wraps(predict)
-        def predict_good(*inputs):
-            n = len(inputs[0])
+        def run(inputs, n):
             bad = np.zeros(n, dtype=bool)
             for x in inputs:
                 bad |= _missing_rows(x)
             if not bad.any():
-                return predict(*inputs)
+                return predict(*inputs), bad
             good = ~bad
             if not good.any():
-                return _placeholder(return_type, n)
-            return _scatter(predict(*[np.asarray(x)[good] for x in inputs]), good, n)
+                return _placeholder(return_type, n), bad
+            return _scatter(predict(*[np.asarray(x)[good] for x in inputs]), good, n), bad
+
+        @functools.wraps(predict)
+        def predict_good(*inputs):
+            preds, bad = run(inputs, len(inputs[0]))
+            if flag:
+                return {PREDICTION_FIELD: _flat(preds, return_type), BAD_FIELD: bad.astype(np.int8)}
+            return preds
 
         return predict_good
 
     return make
+
+
+def quarantine_return_type(return_type):
+    """struct<prediction: return_type, bad: tinyint>, or None where predict_batch_udf cannot
+    nest ``return_type`` (a struct) in a struct."""
+    from pyspark.sql.types import ByteType, StructField, StructType
+
+    if isinstance(return_type, StructType):
+        return None
+    return StructType([StructField(PREDICTION_FIELD, return_type),
+                       StructField(BAD_FIELD, ByteType())])  # fmt: skip
 
 
 def checked_predict_batch_udf(
@@ -345,12 +385,14 @@ def checked_predict_batch_udf(
         raise ValueError(f"on_bad_row must be one of {BAD_ROW_MODES}, got {on_bad_row!r}")
     quarantine = on_bad_row == QUARANTINE
     shapes = input_tensor_shapes
+    flagged = quarantine_return_type(return_type) if quarantine else None
     udf = predict_batch_udf(
-        skip_bad_rows(make_predict_fn, return_type) if quarantine else make_predict_fn,
-        return_type=return_type,
+        skip_bad_rows(make_predict_fn, return_type, flagged is not None)
+        if quarantine else make_predict_fn,
+        return_type=flagged or return_type,
         batch_size=batch_size,
         input_tensor_shapes=shapes,
-    )
+    )  # fmt: skip
 
     def shape_for(i: int):
         if shapes is None:
@@ -373,7 +415,7 @@ def checked_predict_batch_udf(
                 return udf(check_scalar_columns(columns, rid))
             names = [column_name(c, i) for i, c in enumerate(columns)]
             packed = F.struct(*[_as_column(c).alias(n) for c, n in zip(columns, names)])
-            return _with_reason(udf(packed), scalar_columns_reason(columns))
+            return _with_reason(udf(packed), scalar_columns_reason(columns), flagged)
         if not quarantine:
             checked = [
                 check_column(c, column_name(c, i), shape_for(i), rid)
@@ -386,7 +428,7 @@ def checked_predict_batch_udf(
         reason = F.coalesce(*reasons) if len(reasons) > 1 else reasons[0]
         inputs = [_stand_in(_as_column(c), shape_for(i), reason).alias(n)
                   for i, (c, n) in enumerate(zip(columns, names))]  # fmt: skip
-        return _with_reason(udf(*inputs), reason)
+        return _with_reason(udf(*inputs), reason, flagged)
 
     apply.udf = udf
     apply.on_bad_row = on_bad_row
@@ -409,13 +451,22 @@ def _stand_in(col, shape, reason):
     return F.when(reason.isNotNull(), filler).otherwise(col)
 
 
-def _with_reason(prediction, reason):
+def _with_reason(out, reason, flagged):
+    """struct<prediction, error>: the prediction, or null and the reason for a bad row.
+
+    With the model's own bad-row flag (``flagged``) the reason is computed for bad rows only;
+    without it (a struct return type) the checks run again on every row.
+    """
     from pyspark.sql import functions as F
 
-    return F.struct(
-        F.when(reason.isNull(), prediction).alias(PREDICTION_FIELD),
-        reason.alias(ERROR_FIELD),
-    )
+    if flagged is None:
+        return F.struct(F.when(reason.isNull(), out).alias(PREDICTION_FIELD),
+                        reason.alias(ERROR_FIELD))  # fmt: skip
+    bad = out[BAD_FIELD] == 1  # predict_batch_udf has no boolean outputs
+    # A flagged row always has a reason (the checks put the nulls there); never a null error.
+    why = F.coalesce(reason, F.lit("the model input holds a null or NaN"))
+    return F.struct(F.when(~bad, out[PREDICTION_FIELD]).alias(PREDICTION_FIELD),
+                    F.when(bad, why).alias(ERROR_FIELD))  # fmt: skip
 
 
 def split_quarantined(df, column: str, reason_column: str = "reason"):

@@ -66,6 +66,8 @@ class ChunkedRun:
     rows_written: int = 0
     seconds: float = 0.0
     run_id: str = ""
+    progress_lines: list[str] = field(default_factory=list)  # the bar's lines, with progress=
+    progress_summary: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -221,6 +223,7 @@ def run_chunked(
     chunks still to write (a dict passes its options). ``stop_after`` writes at most that many
     chunks in this call (for trying the resume path). Returns a :class:`ChunkedRun`.
     """
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     spark = df.sparkSession
@@ -264,9 +267,12 @@ def run_chunked(
             lo, hi = bounds[i], bounds[i + 1]
             tmp = (TEMP_DIR, run_id, chunk_name(i))
             bar.step(estimated_rows(i))
-            transform(df.where((c >= lo) & (c < hi))).write.parquet(fs.uri(*tmp))
+            # The rows written are counted by the write job itself (no second pass).
+            seen = Observation(f"{run_id}-{i}")
+            out = transform(df.where((c >= lo) & (c < hi)))
+            out.observe(seen, F.count(F.lit(1)).alias("rows")).write.parquet(fs.uri(*tmp))
+            rows = int(seen.get["rows"])
             fs.rename(tmp, (chunk_name(i),))
-            rows = spark.read.parquet(fs.uri(chunk_name(i))).count()  # footers only
             fs.mkdirs(MARKERS_DIR)
             fs.write_json({"chunk": i, "id_min": lo, "id_max_excl": hi, "rows": rows,
                            "seconds": round(time.perf_counter() - t_chunk, 3), "run": run_id,
@@ -274,6 +280,8 @@ def run_chunked(
                           MARKERS_DIR, marker_name(i))  # fmt: skip
             result.ran.append(i)
             result.rows_written += rows
+    result.progress_lines = list(getattr(bar, "lines", []))
+    result.progress_summary = dict(getattr(bar, "summary", {}))
     fs.delete(TEMP_DIR, run_id)
     if not fs.names(TEMP_DIR):
         fs.delete(TEMP_DIR)

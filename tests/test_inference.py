@@ -271,3 +271,23 @@ def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="on_bad_row must be one of"):
         checked_predict_batch_udf(make_predict_fn, return_type=FloatType(), batch_size=4,
                                   on_bad_row="skip")  # fmt: skip
+
+
+def test_quarantine_with_a_struct_return_type(spark):
+    """A struct result cannot carry the model's flag: the checks decide alone, same outcome."""
+    from pyspark.sql.types import StructField, StructType
+
+    def make_fn():
+        def predict(x):
+            assert not np.isnan(x).any()
+            return {"total": x.sum(axis=1), "first": x[:, 0]}
+
+        return predict
+
+    rt = StructType([StructField("total", FloatType()), StructField("first", FloatType())])
+    f = checked_predict_batch_udf(make_fn, return_type=rt, batch_size=4,
+                                  input_tensor_shapes=[[12]], on_bad_row="quarantine")  # fmt: skip
+    df = spark.createDataFrame([(0, [1.0] * 12), (1, [1.0] * 5)], "id long, data array<float>")
+    out = {r.id: r.out for r in df.select("id", f("data").alias("out")).collect()}
+    assert out[0].error is None and out[0].prediction.total == 12.0
+    assert out[1].prediction is None and "has 5 values, expected 12" in out[1].error

@@ -78,4 +78,5 @@ def test_chunked_run_shows_progress_over_its_chunks(spark, tmp_path):
                          progress={"out": buf, "interval": 0.1})  # fmt: skip
     assert result.ran == [0, 1, 2, 3]
     last = buf.getvalue().splitlines()[-1]
+    assert result.progress_lines[-1] == last and result.progress_summary["rows"] == 400
     assert last.startswith("[progress] 4 chunks: done,") and "| 400/400 rows |" in last, last
