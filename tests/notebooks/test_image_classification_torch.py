@@ -1,14 +1,17 @@
 """notebooks/pytorch/image_classification_torch.ipynb, end to end with small CI parameters, in
 local mode and on the multi-node cluster fixture (same results asserted)."""
 
+import re
+
 import pyarrow.parquet as pq
 import pytest
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
 ROWS = 1500
+LARGE = 20000  # rows of the large-job section
 PARAMS = {"num_train": 4000, "num_test_rows": ROWS, "epochs": 2, "batch_size": 256,
-             "num_files": 4}  # fmt: skip
+          "num_files": 4, "large_job_rows": LARGE, "large_job_chunks": 4}  # fmt: skip
 
 
 def check(r, on_cluster):
@@ -39,6 +42,28 @@ def check(r, on_cluster):
     assert "tensorrt_max_abs_diff" in r or r["tensorrt_skipped"]
     assert r["spark_rows_per_s_warm"] > 0 and r["direct_rows_per_s"] > 0
     assert r["fast_rows_per_s_warm"] > 0
+
+    # The large job: progress lines, three bad rows quarantined with reasons, a resumed run
+    # that wrote only the chunks the first had not committed, every row once.
+    n = LARGE
+    assert r["large_job_rows"] == n
+    assert r["large_job_output_rows"] == n and r["large_job_unique_ids"] == n
+    assert r["large_job_marker_rows"] == n
+    first, second = r["large_job_first_run_chunks"], r["large_job_second_run_chunks"]
+    assert first == [0, 1] and second == [2, 3]  # the second run wrote only what was left
+    assert r["large_job_second_run_skipped"] == first
+    assert r["large_job_good_rows"] == n - 3 and r["large_job_quarantined_rows"] == 3
+    assert r["large_job_reasons"] == {
+        "1": "input column 'data': is null",
+        str(n // 2): "input column 'data': contains a null or NaN element",
+        str(n - 2): "input column 'data': has 783 values, expected 784 (shape [784])",
+    }
+    assert r["large_job_max_abs_diff"] < 1e-4 and r["large_job_checked_rows"] == n - 3
+    first_bad = r"input column 'data' \(row (1|10000|19998)\): "
+    assert re.search(first_bad, r["large_job_fail_mode_error"])
+    assert r["large_job_fail_mode_bar"].startswith("[progress] fail mode: failed (")
+    line = r["large_job_progress_line"]
+    assert line.startswith("[progress] second run: done,") and re.search(r"[\d,]+ rows/s", line)
 
     assert r["predictions_path"].startswith(r["storage"]["shared_dir"])
     check_placement(r, on_cluster)
