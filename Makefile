@@ -19,7 +19,7 @@ help:
 	@echo "make test     - unit tests and all notebooks with CI parameters (outputs in $(OUT)/test)"
 	@echo "make lab      - JupyterLab with both kernels (dl-torch, dl-tf)"
 	@echo "make envs     - create/refresh $(ENVS)/torch and $(ENVS)/tf"
-	@echo "make lint     - ruff on the package, tests and notebooks"
+	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"
 	@echo "make wheel    - build dist/dl_helpers-*.whl for clusters"
 
 envs: env-torch env-tf
@@ -46,6 +46,7 @@ test-unit: $(TORCH_STAMP)
 
 lint: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/ruff check dl_helpers tests ci benchmark notebooks
+	$(ENVS)/torch/bin/ruff format --check dl_helpers tests ci benchmark notebooks
 
 # JupyterLab (pinned in requirements-dev.txt) from the torch environment, offering both kernels.
 # Loopback only; as root (containers, cloud VMs) it needs --allow-root. LAB_ARGS: extra options.
