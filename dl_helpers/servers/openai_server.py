@@ -10,14 +10,12 @@ option, so its servers rely on listening on loopback only.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
+from dl_helpers.servers.http import http_json
 from dl_helpers.servers.kind import ServeContext, ServerKind
 
 log = logging.getLogger(__name__)
@@ -31,25 +29,6 @@ def _die_with_parent() -> None:
     import ctypes
 
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def http_json(url: str, body: dict | None = None, token: str | None = None, timeout_s=30.0):
-    """GET (no body) or POST JSON; returns (status, parsed body or text). No retries."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as r:
-            status, raw = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    text = raw.decode("utf-8", "replace")
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
 
 
 @dataclasses.dataclass
