@@ -65,6 +65,11 @@ def _same_host(master: str) -> bool:
     return host in {"localhost", "127.0.0.1", socket.gethostname(), socket.getfqdn()}
 
 
+def _loopback(master: str) -> bool:
+    host = master.split("://", 1)[-1].rsplit(":", 1)[0]
+    return host in {"localhost", "127.0.0.1"}
+
+
 def session_settings(
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
@@ -100,8 +105,11 @@ def session_settings(
         if same_host:
             out.env.setdefault("PYSPARK_PYTHON", env.get("PYSPARK_PYTHON", python))
             out.env.setdefault("PYSPARK_DRIVER_PYTHON", env.get("PYSPARK_DRIVER_PYTHON", python))
-        if platform.name in (LOCAL, LOCAL_CLUSTER):
-            # Bind the driver to loopback: no firewall prompt, no traffic off the laptop.
+        if platform.name in (LOCAL, LOCAL_CLUSTER) or (
+            platform.name == STANDALONE and _loopback(platform.master or "")
+        ):
+            # Bind the driver to loopback: no firewall prompt, no traffic off the laptop (and a
+            # standalone master on loopback has its workers on this host).
             out.env["SPARK_LOCAL_IP"] = env.get("SPARK_LOCAL_IP", "127.0.0.1")
             out.conf["spark.driver.host"] = "127.0.0.1"
             out.conf["spark.driver.bindAddress"] = "127.0.0.1"
@@ -154,6 +162,14 @@ def build_session(
     spark.sparkContext.setLogLevel(log_level)
     log.info("SparkSession on %s (%s)", platform.name, spark.sparkContext.master)
     return spark
+
+
+def session_master(spark) -> str:
+    """The session's master URL, on a classic session or over Spark Connect."""
+    sc = getattr(spark, "_sc", None)
+    if sc is not None:
+        return sc.master
+    return spark.conf.get("spark.master", "local[*]")
 
 
 def describe(spark) -> dict[str, str]:

@@ -4,6 +4,7 @@ that no Triton server outlives the tests."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -76,12 +77,49 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def cluster():
+    """A real standalone cluster of two workers that share no disk with the driver (see
+    tests/cluster.py): each has its own hostname and sees none of the driver's output folders,
+    data cache or /tmp; ``cluster.shared`` is the only folder the driver and workers share."""
+    from cluster import StandaloneCluster, isolation_error
+
+    why = isolation_error()
+    if why:
+        pytest.skip(f"multi-node cluster fixture unavailable: {why}")
+    data_cache = os.environ.get("DL_HELPERS_DATA_DIR", Path.home() / ".cache" / "dl_helpers")
+    c = StandaloneCluster(workers=2, cores=1, hide=(OUTPUT, data_cache))
+    c.start()
+    yield c
+    c.stop()
+    shutil.rmtree(c.root, ignore_errors=True)
+
+
+def cluster_parameters(cluster, notebook: str) -> dict:
+    """Notebook parameters that run it on the fixture cluster, its files under shared storage."""
+    return {
+        "spark_master": cluster.master,
+        "shared_dir": str(cluster.shared / Path(notebook).stem),
+    }
+
+
+# Driver settings for notebooks on the fixture cluster: the app waits for both executors.
+CLUSTER_SUBMIT_ARGS = "--conf spark.executor.instances=2 pyspark-shell"
+
+
 @pytest.fixture
 def run_nb():
     """Run a notebook with papermill in its environment; returns run_notebook's dict."""
 
-    def _run(notebook: str, parameters: dict | None = None, cell_timeout: int = 600):
-        return run_notebook(ROOT / notebook, OUTPUT, parameters, cell_timeout)
+    def _run(notebook: str, parameters: dict | None = None, cell_timeout: int = 600,
+             cluster=None, output=None):  # fmt: skip
+        params = dict(parameters or {})
+        extra_env = None
+        if cluster is not None:
+            params.update(cluster_parameters(cluster, notebook))
+            extra_env = {"PYSPARK_SUBMIT_ARGS": CLUSTER_SUBMIT_ARGS}
+        out = OUTPUT / (output or ("cluster" if cluster is not None else "local"))
+        return run_notebook(ROOT / notebook, out, params, cell_timeout, extra_env=extra_env)
 
     return _run
 

@@ -5,6 +5,7 @@ between inputs and are deterministic, so Spark's outputs must equal the model's,
 """
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/conditional_generation_tf.ipynb"
 ROWS = 32
@@ -19,15 +20,20 @@ PARAMS = {
 }
 
 
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
-def test_conditional_generation_tf(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, PARAMS)["results"]
+def check(r, on_cluster):
     assert r["direct_distinct_outputs"] > ROWS // 4  # outputs depend on the input
     assert r["spark_rows"] == ROWS
     assert r["spark_distinct_ids"] == ROWS
     assert r["spark_equal_outputs"] == ROWS
     assert r["triton_rows"] == ROWS
     assert r["triton_equal_outputs"] == ROWS
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_conditional_generation_tf_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -5,6 +5,7 @@ and empty partitions."""
 from __future__ import annotations
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/housing_regression_torch.ipynb"
 CI_PARAMS = {"num_rows": 3000, "epochs": 8, "spark_master": "local[2]", "offline": True,
@@ -12,12 +13,7 @@ CI_PARAMS = {"num_rows": 3000, "epochs": 8, "spark_master": "local[2]", "offline
 TOL = 1e-5  # float32 rounding between batch compositions / backends; a wrong row is off by >1e-2
 
 
-@pytest.mark.notebook
-@pytest.mark.spark
-@pytest.mark.triton
-@pytest.mark.slow
-def test_housing_regression_notebook(run_nb, no_triton_left):
-    res = run_nb(NOTEBOOK, CI_PARAMS)["results"]
+def check(res, on_cluster):
     n_test = int(3000 * 0.2)
 
     assert res["offline_standin"] is True
@@ -49,3 +45,13 @@ def test_housing_regression_notebook(run_nb, no_triton_left):
 
     assert res["predictions_rows"] == n_test
     assert res["spark_rmse"] == pytest.approx(res["test_rmse"], abs=1e-3)
+    check_placement(res, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_housing_regression_notebook_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -1,6 +1,7 @@
 """notebooks/tensorflow/image_classification_tf.ipynb with CI parameters (TF environment)."""
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/tensorflow/image_classification_tf.ipynb"
 ROWS = 500
@@ -16,12 +17,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
-def test_image_classification_tf(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, PARAMS)["results"]
+def check(r, on_cluster):
     assert r["reloaded_max_abs_diff"] == 0.0  # the .keras file round-trips exactly
     assert r["test_accuracy"] > 0.5  # trained (chance is 0.1)
     for layout in ("array", "columns"):  # every row once, scored as the model scores it
@@ -34,3 +30,21 @@ def test_image_classification_tf(run_nb, no_triton_left):
     assert r["triton_rows"] == ROWS
     assert r["triton_max_abs_diff"] < 1e-4
     assert r["triton_same_classes"] is True
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+def test_image_classification_tf(run_nb, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS)["results"], on_cluster=False)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_image_classification_tf_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

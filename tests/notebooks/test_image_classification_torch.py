@@ -1,7 +1,9 @@
-"""notebooks/pytorch/image_classification_torch.ipynb, end to end with small CI parameters."""
+"""notebooks/pytorch/image_classification_torch.ipynb, end to end with small CI parameters, in
+local mode and on the multi-node cluster fixture (same results asserted)."""
 
 import pyarrow.parquet as pq
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
 ROWS = 1500
@@ -9,12 +11,7 @@ CI_PARAMS = {"num_train": 4000, "num_test_rows": ROWS, "epochs": 2, "batch_size"
              "num_files": 4}  # fmt: skip
 
 
-@pytest.mark.notebook
-@pytest.mark.triton
-@pytest.mark.spark
-def test_image_classification_torch(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, CI_PARAMS)["results"]
-
+def check(r, on_cluster):
     assert r["offline_standin"] is True  # tests never download
     assert r["test_accuracy"] > 0.8  # a trained model, so agreement checks mean something
 
@@ -40,5 +37,22 @@ def test_image_classification_torch(run_nb, no_triton_left):
 
     # No GPU in CI: TensorRT skipped with a reason
     assert "tensorrt_max_abs_diff" in r or r["tensorrt_skipped"]
-
     assert r["spark_rows_per_s_warm"] > 0 and r["direct_rows_per_s"] > 0
+
+    assert r["predictions_path"].startswith(r["storage"]["shared_dir"])
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.triton
+@pytest.mark.spark
+def test_image_classification_torch(run_nb, no_triton_left):
+    check(run_nb(NOTEBOOK, CI_PARAMS)["results"], on_cluster=False)
+
+
+@pytest.mark.notebook
+@pytest.mark.triton
+@pytest.mark.spark
+@pytest.mark.cluster
+def test_image_classification_torch_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)

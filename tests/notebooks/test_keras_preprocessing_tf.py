@@ -1,6 +1,7 @@
 """notebooks/tensorflow/keras_preprocessing_tf.ipynb with CI parameters (TF environment)."""
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/tensorflow/keras_preprocessing_tf.ipynb"
 PARAMS = {
@@ -14,12 +15,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
-def test_keras_preprocessing_tf(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, PARAMS)["results"]
+def check(r, on_cluster):
     rows = r["test_rows"]
     assert rows == 200
     assert r["reloaded_max_abs_diff"] == 0.0  # vocabularies and statistics saved in the file
@@ -33,3 +29,13 @@ def test_keras_preprocessing_tf(run_nb, no_triton_left):
     assert f"(row {r['error_null_fee_row']})" in r["error_null_fee"]
     assert r["triton_rows"] == rows
     assert r["triton_max_abs_diff"] < 1e-5
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_keras_preprocessing_tf_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -6,6 +6,7 @@ machine's business, so it is not asserted.
 """
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/tensorflow/keras_resnet50_tf.ipynb"
 IMAGES = 16
@@ -21,12 +22,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
-def test_keras_resnet50_tf(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, PARAMS)["results"]
+def check(r, on_cluster):
     assert r["num_images"] == IMAGES
     assert r["tensor_rows"] == IMAGES
     # Random weights: outputs differ little between images, so the tolerance is set against
@@ -41,3 +37,13 @@ def test_keras_resnet50_tf(run_nb, no_triton_left):
     for way in ("pandas_udf", "predict_batch_udf"):
         assert len(r["warm_s"][way]) == 1 and min(r["warm_s"][way]) > 0
         assert r["cold_s"][way] > 0
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_keras_resnet50_tf_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -1,6 +1,7 @@
 """notebooks/huggingface/pipelines_tf.ipynb with CI parameters (TF environment)."""
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/pipelines_tf.ipynb"
 ROWS = 64
@@ -15,12 +16,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
-def test_pipelines_tf(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, PARAMS)["results"]
+def check(r, on_cluster):
     counts = r["direct_label_counts"]
     assert sum(counts.values()) == ROWS
     if r["model_standin"]:  # the stand-in was trained so that both labels occur
@@ -30,3 +26,13 @@ def test_pipelines_tf(run_nb, no_triton_left):
         assert r[f"{way}_distinct_ids"] == ROWS, way
         assert r[f"{way}_equal_labels"] == ROWS, way
         assert r[f"{way}_max_score_diff"] < 1e-5, way
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_pipelines_tf_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -4,6 +4,7 @@ struct results, in-process, compiled and through Triton, equal the pipeline's ow
 from __future__ import annotations
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/pipelines_torch.ipynb"
 ROWS = 160
@@ -12,12 +13,7 @@ CI_PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True,
 SCORE_TOL = 1e-4  # float32 differences from padding batches differently
 
 
-@pytest.mark.notebook
-@pytest.mark.spark
-@pytest.mark.triton
-@pytest.mark.slow
-def test_pipelines_notebook(run_nb, no_triton_left):
-    res = run_nb(NOTEBOOK, CI_PARAMS)["results"]
+def check(res, on_cluster):
 
     assert res["model_standin"] is True and res["data_standin"] is True
     assert res["input_rows"] == ROWS
@@ -32,3 +28,13 @@ def test_pipelines_notebook(run_nb, no_triton_left):
         assert res[f"{part}_max_score_diff"] < SCORE_TOL, part
     assert res["acceleration_backend_used"] == "onnxruntime"  # asked for by CI_PARAMS
     assert res["predictions_rows"] == ROWS
+    check_placement(res, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_pipelines_notebook_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -5,6 +5,7 @@ and through Triton, equal SentenceTransformer.encode; the similarity search agre
 from __future__ import annotations
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/sentence_transformers_torch.ipynb"
 ROWS = 96
@@ -13,12 +14,7 @@ CI_PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True,
 TOL = 1e-5  # unit vectors; float32 differences from padding batches differently are ~1e-7
 
 
-@pytest.mark.notebook
-@pytest.mark.spark
-@pytest.mark.triton
-@pytest.mark.slow
-def test_sentence_transformers_notebook(run_nb, no_triton_left):
-    res = run_nb(NOTEBOOK, CI_PARAMS)["results"]
+def check(res, on_cluster):
 
     assert res["model_packaged_copy"] is True and res["data_standin"] is True
     assert res["input_rows"] == ROWS
@@ -40,3 +36,13 @@ def test_sentence_transformers_notebook(run_nb, no_triton_left):
     assert res["similarity_top_negative_share"] >= 0.8
 
     assert res["predictions_rows"] == ROWS
+    check_placement(res, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_sentence_transformers_notebook_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -1,6 +1,7 @@
 """notebooks/tensorflow/text_classification_tf.ipynb with CI parameters (TF environment)."""
 
 import pytest
+from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/tensorflow/text_classification_tf.ipynb"
 ROWS = 500
@@ -17,12 +18,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
-def test_text_classification_tf(run_nb, no_triton_left):
-    r = run_nb(NOTEBOOK, PARAMS)["results"]
+def check(r, on_cluster):
     # the string-input model (custom standardisation included) round-trips through .keras
     assert r["reloaded_max_abs_diff"] == 0.0
     assert r["test_accuracy"] > 0.6  # learned something (chance is 0.5)
@@ -32,3 +28,13 @@ def test_text_classification_tf(run_nb, no_triton_left):
     assert r["spark_accuracy"] == pytest.approx(r["test_accuracy"], abs=1e-9)
     assert r["triton_rows"] == ROWS
     assert r["triton_max_abs_diff"] < 1e-5
+    check_placement(r, on_cluster)
+
+
+@pytest.mark.notebook
+@pytest.mark.tf
+@pytest.mark.triton
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_text_classification_tf_cluster(run_nb, cluster, no_triton_left):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)

@@ -1,0 +1,227 @@
+"""A real multi-node Spark standalone cluster on one machine, whose workers share no disk.
+
+A master and ``workers`` worker daemons from the pip package's Spark (``spark-class ...Master`` /
+``...Worker``). Each worker runs in its own mount and UTS namespace (``unshare``): it has its own
+hostname (``node-1``, ``node-2``, ...), its own loopback address (127.0.0.2, 127.0.0.3, ...: Spark
+tells hosts apart by address, and would otherwise read another "host's" shuffle files from its
+own disk) and private, empty tmpfs folders over ``/tmp``, ``/dev/shm`` and every folder in
+``hide`` (the driver's output folders and data cache), so its executors see the
+driver's disk only where a real cluster node would: the installed software (the repository and
+its environments, as if installed on every node) and the one folder that plays shared storage
+(``shared``). A file the driver writes anywhere else is not there for them.
+
+Namespaces need root (CI runs as root) or unprivileged user namespaces; :func:`isolation_error`
+says why a machine cannot, and the fixture skips with that reason.
+
+Run by hand (Ctrl-C stops it)::
+
+    .envs/torch/bin/python tests/cluster.py --hide output
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+WORKER_SCRIPT = r"""
+set -eu
+hostname "$DLH_NODE"
+for d in $DLH_HIDE; do
+  mkdir -p "$d"
+  mount -t tmpfs -o size=16g,mode=1777 tmpfs "$d"
+done
+exec "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.worker.Worker "$@"
+"""
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolation_error() -> str | None:
+    """None if worker namespaces work here, else why not."""
+    if shutil.which("unshare") is None:
+        return "no 'unshare' command (util-linux)"
+    probe = subprocess.run(
+        ["unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c",
+         "hostname probe-node && mount -t tmpfs tmpfs /mnt && test \"$(hostname)\" = probe-node"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        return (
+            "mount/UTS namespaces are not permitted here (needs root or user namespaces): "
+            + (probe.stderr.strip() or f"exit {probe.returncode}")
+        )
+    return None
+
+
+class StandaloneCluster:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
+
+    def __init__(
+        self,
+        workers: int = 2,
+        cores: int = 1,
+        memory: str = "3g",
+        hide: tuple[str | os.PathLike, ...] = (),
+        root: str | os.PathLike | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.workers = workers
+        self.cores = cores
+        self.memory = memory
+        self.root = Path(root or tempfile.mkdtemp(prefix="dlh-cluster-", dir="/var/tmp"))
+        self.shared = self.root / "shared"
+        self.hide = ["/tmp", "/dev/shm", *(str(Path(h).resolve()) for h in hide)]
+        for h in self.hide:
+            if self.shared.resolve().is_relative_to(h):
+                raise ValueError(f"the shared folder {self.shared} is under a hidden folder {h}")
+        self.env = dict(os.environ if env is None else env)
+        self.env.update(SPARK_HOME=str(spark_home()), SPARK_LOCAL_IP="127.0.0.1",
+                        SPARK_NO_DAEMONIZE="1")  # fmt: skip
+        self.port = self.web_port = 0
+        self.procs: list[subprocess.Popen] = []
+        self.hostnames = [f"node-{i + 1}" for i in range(workers)]
+
+    @property
+    def master(self) -> str:
+        return f"spark://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> StandaloneCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.root / "logs" / f"{name}.log", "w")  # noqa: SIM115 (kept with the proc)
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def start(self, timeout_s: float = 90.0) -> StandaloneCluster:
+        why = isolation_error()
+        if why:
+            raise RuntimeError(why)
+        (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        self.shared.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.shared, 0o777)  # noqa: S103 (a test folder that plays a shared mount)
+        home = spark_home()
+        self.port, self.web_port = free_port(), free_port()
+        self._spawn("master", [
+            str(home / "bin" / "spark-class"), "org.apache.spark.deploy.master.Master",
+            "--host", "127.0.0.1", "--port", str(self.port), "--webui-port", str(self.web_port),
+        ], self.env)  # fmt: skip
+        try:
+            self._wait(lambda s: True, timeout_s, "the master")
+            for i, node in enumerate(self.hostnames):
+                work = self.root / f"work-{i + 1}"
+                work.mkdir(exist_ok=True)
+                address = f"127.0.0.{i + 2}"
+                env = dict(self.env, DLH_NODE=node, DLH_HIDE=" ".join(self.hide),
+                           SPARK_LOCAL_IP=address)  # fmt: skip
+                self._spawn(node, [
+                    "unshare", "--mount", "--uts", "--propagation", "private",
+                    "sh", "-c", WORKER_SCRIPT, "worker",
+                    self.master, "--host", address, "--cores", str(self.cores),
+                    "--memory", self.memory, "--work-dir", str(work), "--webui-port", "0",
+                ], env)  # fmt: skip
+            self._wait(lambda s: s.get("aliveworkers", 0) >= self.workers, timeout_s,
+                       f"{self.workers} workers")  # fmt: skip
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def state(self) -> dict:
+        url = f"http://127.0.0.1:{self.web_port}/json/"
+        with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 (loopback)
+            return json.loads(r.read())
+
+    def _wait(self, ready, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            dead = [p for p in self.procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"cluster process exited while waiting for {what}:\n"
+                                   + self.log_tails())  # fmt: skip
+            try:
+                if ready(self.state()):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {what} after {timeout_s:.0f} s:\n" + self.log_tails())
+            time.sleep(0.5)
+
+    def log_tails(self, lines: int = 15) -> str:
+        out = []
+        for log in sorted((self.root / "logs").glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(out)
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        # Workers first (they stop their executors), then the master; whole process groups.
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        self.procs.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cores", type=int, default=1)
+    ap.add_argument("--hide", action="append", default=[], help="a driver folder to hide")
+    args = ap.parse_args(argv)
+    with StandaloneCluster(args.workers, args.cores, hide=tuple(args.hide)) as c:
+        print(f"master {c.master}, shared folder {c.shared}, logs {c.root / 'logs'}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
