@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 RECIPE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
           "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 256,
           "seed": 0, "version": 1}  # fmt: skip
@@ -53,3 +55,10 @@ def greedy_one_by_one(folder: Path, prompts: list[str], max_new_tokens: int) -> 
 
     model, tok = ChatModelSource("tiny", str(folder)).load()
     return [generate(model, tok, [p], max_new_tokens)[0][0] for p in prompts]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The tiny chat model's folder, built once per test run (each test module that imports
+    this fixture gets its own, which finds the folder already built)."""
+    return make_tiny_chat_model(tmp_path_factory.getbasetemp() / "tiny-chat")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from llm_models import CONTEXT, greedy_one_by_one, make_tiny_chat_model
+from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
 from server_processes import no_server_left  # noqa: F401  (a fixture)
 
 from dl_helpers.llm_generation import return_type
@@ -36,11 +36,6 @@ PROMPTS = ["What is the capital of France?", "Name three colors.", "Hi",
            "Summarise: Spark splits a table into partitions.", "Is this review positive?",
            "Translate 'cat' to French."]  # fmt: skip
 NEW_TOKENS = 8
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    return make_tiny_chat_model(tmp_path_factory.mktemp("models") / "tiny-chat")
 
 
 def _tree(pid: int) -> list:
@@ -143,10 +138,10 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
 
             # Bad input gets an error naming the row.
             long = " ".join(["word"] * CONTEXT)
-            for bad, message in [(None, "prompt (row 1): is null"),
-                                 ("  ", "prompt (row 1): is empty"),
-                                 (long, "prompt (row 1): .* exceeds the model's context of "
-                                        f"{CONTEXT} tokens")]:  # fmt: skip
+            for bad, message in [(None, r"prompt \(row 1\): is null"),
+                                 ("  ", r"prompt \(row 1\): is empty"),
+                                 (long, r"prompt \(row 1\): \d+ tokens .* exceeds the model's "
+                                        f"context of {CONTEXT} tokens")]:  # fmt: skip
                 bad_df = _prompts_df(spark, ["Hi", bad, "Hello"])
                 with pytest.raises(Exception, match=message):
                     bad_df.select(udf("prompt", "id")).collect()

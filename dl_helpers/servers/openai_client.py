@@ -10,6 +10,7 @@ executor, server, row and the server's log tail.
 
 from __future__ import annotations
 
+import http.client
 import time
 from collections.abc import Callable
 
@@ -82,7 +83,7 @@ def openai_predict_fn(
                 cause: BaseException | None = None
                 try:
                     status, reply = http_json(url, body, info.token, request_timeout_s)
-                except OSError as e:  # refused, reset, timed out
+                except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out
                     status, reply, cause = None, None, e
                 if status == 200:
                     choice = reply["choices"][0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -94,7 +95,11 @@ class OpenAIServer(ServerKind):
         cmd = self.command(ctx)
         log.info("starting %s: %s", self.display, " ".join(a for a in cmd if a != ctx.token))
         sys.stdout.flush()
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        env = dict(os.environ)
+        if os.path.isdir(self.model):
+            env["HF_HUB_OFFLINE"] = "1"  # a local folder: nothing to ask the hub
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env,
+                                      preexec_fn=_die_with_parent)  # fmt: skip
         base = self.url(ctx.address, ctx.port)
         while True:  # the launcher's start_timeout_s bounds this wait (it stops us)
             if self._proc.poll() is not None:

@@ -1,7 +1,9 @@
-"""notebooks/llm/llm_batch_inference_torch.ipynb, end to end with small CI parameters: the real
-SmolLM2-135M-Instruct offline, in-process and through transformers serve."""
+"""notebooks/llm/llm_batch_inference_torch.ipynb with CI parameters on the multi-node cluster
+fixture: the real SmolLM2-135M-Instruct (offline), in-process and through one transformers serve
+per executor, its files under shared storage."""
 
 import pytest
+from notebook_checks import CLUSTER_HOSTS, check_placement
 from server_processes import no_server_left  # noqa: F401  (a fixture)
 
 NOTEBOOK = "notebooks/llm/llm_batch_inference_torch.ipynb"
@@ -9,14 +11,10 @@ ROWS = 8
 CI_PARAMS = {"num_rows": ROWS, "max_new_tokens": 24, "batch_size": 4, "num_files": 2}
 
 
-@pytest.mark.notebook
-@pytest.mark.spark
-def test_llm_batch_inference_torch(run_nb, no_server_left):  # noqa: F811
-    r = run_nb(NOTEBOOK, CI_PARAMS)["results"]
-
+def check(r, on_cluster):
     assert r["offline_model"] is True and r["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
-    # Spark's answers equal the model's own greedy answers, in-process and via the server
+    # Spark's answers equal the model's own greedy answers, in-process and via the servers
     assert r["spark_rows"] == ROWS and r["spark_answers_equal"] == ROWS
     assert "Paris" in r["capital_answer"]
     assert r["server_rows"] == ROWS and r["server_answers_equal"] == ROWS
@@ -36,6 +34,17 @@ def test_llm_batch_inference_torch(run_nb, no_server_left):  # noqa: F811
 
     # No GPU in CI: vLLM skipped with a reason
     assert "vllm_answers_equal" in r or "GPU" in r["vllm_skipped"]
+    for key in ("direct_tokens_per_s", "spark_tokens_per_s_warm", "server_tokens_per_s_warm"):
+        assert r[key] > 0, key
 
-    for key in ("direct", "spark", "server"):
-        assert r[f"{key}_tokens_per_s" + ("" if key == "direct" else "_warm")] > 0
+    check_placement(r, on_cluster, triton=False)
+    hosts = CLUSTER_HOSTS if on_cluster else [r["llm_servers"][0].split()[0]]
+    assert r["llm_servers"] == [f"{h} 127.0.0.1" for h in hosts]  # one per executor, loopback
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_llm_batch_inference_cluster(run_nb, cluster, no_server_left):  # noqa: F811
+    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)
