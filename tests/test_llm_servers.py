@@ -36,6 +36,7 @@ PROMPTS = ["What is the capital of France?", "Name three colors.", "Hi",
            "Summarise: Spark splits a table into partitions.", "Is this review positive?",
            "Translate 'cat' to French."]  # fmt: skip
 NEW_TOKENS = 8
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # 2 cores: more threads only fight over them
 
 
 def _tree(pid: int) -> list:
@@ -113,8 +114,8 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with OpenAIServerManager(spark, str(tiny_model), port=port,
-                                 start_timeout_s=240) as servers:  # fmt: skip
+        with OpenAIServerManager(spark, str(tiny_model), port=port, start_timeout_s=240,
+                                 server_env=ONE_THREAD) as servers:  # fmt: skip
             (info,) = servers.servers.values()
             tree = _tree(info.pid)
             assert info.port != port and info.log_path.endswith("server-2.log")
@@ -152,7 +153,8 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
 
 @pytest.mark.spark
 def test_server_killed_mid_job_fails_fast(spark, tiny_model, no_server_left):  # noqa: F811
-    with OpenAIServerManager(spark, str(tiny_model), start_timeout_s=240) as servers:
+    with OpenAIServerManager(spark, str(tiny_model), start_timeout_s=240,
+                             server_env=ONE_THREAD) as servers:
         (info,) = servers.servers.values()
         tree = _tree(info.pid)
         killed_at = {}
