@@ -8,7 +8,8 @@ runs it with the kernel registered there (``dl-torch`` / ``dl-tf``).
 Outputs, all under ``--output-dir``/<notebook name>/:
   <name>.ipynb   the executed notebook (kept for inspection, also when a cell fails)
   results.json   what the notebook recorded with dl_helpers.notebook.record()
-  data/          the notebook's own outputs (the ``output_dir`` parameter points here)
+  data/          the notebook's own outputs (the ``output_dir`` parameter points here; what
+                 the executors open goes under ``shared_dir``, by default this folder too)
 
 Example:
   .envs/torch/bin/python ci/run_notebook.py notebooks/pytorch/image_classification_torch.ipynb \
@@ -30,7 +31,12 @@ DEFAULT_CELL_TIMEOUT = 600
 
 
 class NotebookFailed(RuntimeError):
-    """papermill exited non-zero; the message carries the tail of its output."""
+    """papermill exited non-zero; the message carries the tail of its output, ``executed`` the
+    path of the executed notebook (outputs up to the failing cell)."""
+
+    def __init__(self, message: str, executed: Path | None = None):
+        super().__init__(message)
+        self.executed = executed
 
 
 def env_for(notebook: Path) -> str:
@@ -94,7 +100,8 @@ def run_notebook(
         tail = "\n".join(proc.stdout.splitlines()[-60:])
         raise NotebookFailed(
             f"{nb.name} failed after {seconds:.0f} s (exit {proc.returncode}); "
-            f"executed notebook: {executed}; full log: {log_path}\n{tail}"
+            f"executed notebook: {executed}; full log: {log_path}\n{tail}",
+            executed,
         )
     recorded = json.loads(results.read_text()) if results.exists() else {}
     print(f"[run_notebook] done in {seconds:.1f} s; executed notebook: {executed}", flush=True)

@@ -14,6 +14,9 @@
 #                        installs the NVIDIA driver and turns on YARN GPU scheduling (see
 #                        README: copying pins it); "none" on an image that does both already
 #   SPARK_DL_HOME        where upload.sh put the files (default gs://$BUCKET/spark-dl)
+#   SHARED_GCS           bucket/prefix every node mounts (gcsfuse) at /mnt/gcs/dl_inference,
+#                        the notebooks' default shared_dir (default $BUCKET/spark-dl/shared);
+#                        "none": no mount (then pass shared_dir yourself)
 #   CLUSTER_NAME         default ${USER}-spark-dl-$FRAMEWORK
 #   IMAGE_VERSION        default 2.3-ubuntu22
 #   NUM_WORKERS          default 2
@@ -61,6 +64,8 @@ esac
 
 home=${SPARK_DL_HOME:-gs://$bucket/spark-dl}
 home=${home%/}
+shared=${SHARED_GCS:-$bucket/spark-dl/shared}
+shared=${shared#gs://}
 name=${CLUSTER_NAME:-${USER:-spark}-spark-dl-$framework}
 workers=${NUM_WORKERS:-2}
 worker_type=${WORKER_MACHINE_TYPE:-n1-standard-16}
@@ -88,7 +93,7 @@ cmd=(gcloud dataproc clusters create "$name"
   --worker-accelerator "type=$worker_gpu,count=$gpus"
   --initialization-actions "$actions"
   --initialization-action-timeout 45m
-  --metadata "spark-dl-home=$home,spark-dl-framework=$framework,gpu-driver-provider=NVIDIA"
+  --metadata "spark-dl-home=$home,spark-dl-framework=$framework,spark-dl-shared=$shared,gpu-driver-provider=NVIDIA"
   --optional-components JUPYTER
   --enable-component-gateway
   --max-idle "${MAX_IDLE:-60m}"

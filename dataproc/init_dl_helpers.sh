@@ -13,6 +13,11 @@
 #   DL_HELPERS_WHEEL     a wheel instead of the newest $SPARK_DL_HOME/dl_helpers-*.whl
 #   GPU_DISCOVERY_SCRIPT where to write the discovery script
 #                        (default /usr/local/share/spark-dl/get_gpus_resources.sh)
+#   SHARED_GCS           bucket/prefix to mount with gcsfuse on every node (metadata
+#                        spark-dl-shared; empty or "none": no mount): the shared storage where
+#                        notebooks put the data and models their executors open
+#   SHARED_MOUNT         where to mount it (default /mnt/gcs/dl_inference, dl_helpers.storage's
+#                        default shared folder on Dataproc)
 # pyspark lines are dropped from the requirements: the image's Spark provides pyspark, and a pip
 # copy would shadow it with another version. Re-running installs nothing new.
 set -euo pipefail
@@ -33,6 +38,8 @@ framework=${FRAMEWORK:-$(metadata spark-dl-framework)}
 requirements=${REQUIREMENTS:-}
 wheel=${DL_HELPERS_WHEEL:-}
 discovery=${GPU_DISCOVERY_SCRIPT:-/usr/local/share/spark-dl/get_gpus_resources.sh}
+shared_gcs=${SHARED_GCS-$(metadata spark-dl-shared)}
+shared_mount=${SHARED_MOUNT:-/mnt/gcs/dl_inference}
 
 [ -x "$python" ] || die "no Python at '$python' (set PYTHON)"
 
@@ -108,3 +115,32 @@ EOF
 mkdir -p "$(dirname "$discovery")"
 install -m 0755 "$workdir/discovery.sh" "$discovery"
 log "GPU discovery script: $discovery"
+
+# Shared storage: the same bucket folder at the same path on every node, so the executors open
+# the files the notebook's driver wrote (Parquet, models). gcsfuse comes from Google's apt
+# repository. Jupyter and YARN containers run as different users, and Cloud Storage has no
+# per-user permissions (access is the bucket's IAM), so the mount is open to every local user.
+if [ -n "$shared_gcs" ] && [ "$shared_gcs" != none ]; then
+  shared_gcs=${shared_gcs#gs://}
+  bucket_name=${shared_gcs%%/*}
+  prefix=${shared_gcs#"$bucket_name"}
+  prefix=${prefix#/}
+  if ! command -v gcsfuse >/dev/null 2>&1; then
+    log "installing gcsfuse"
+    codename=$(lsb_release -cs)
+    curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg |
+      gpg --dearmor -o /usr/share/keyrings/cloud.google.gpg
+    echo "deb [signed-by=/usr/share/keyrings/cloud.google.gpg] https://packages.cloud.google.com/apt gcsfuse-$codename main" \
+      >/etc/apt/sources.list.d/gcsfuse.list
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcsfuse
+  fi
+  mkdir -p "$shared_mount"
+  if ! mountpoint -q "$shared_mount"; then
+    only_dir=()
+    [ -z "$prefix" ] || only_dir=(--only-dir "$prefix")
+    gcsfuse --implicit-dirs "${only_dir[@]}" -o allow_other --file-mode 666 --dir-mode 777 \
+      "$bucket_name" "$shared_mount"
+  fi
+  log "shared storage: gs://$shared_gcs mounted at $shared_mount"
+fi

@@ -43,6 +43,15 @@ INFERENCE_CONF: dict[str, str] = {
 # itself (OMP_NUM_THREADS = spark.task.cpus).
 QUIET_ENV: dict[str, str] = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
+# TensorFlow in Spark's Python workers: one thread pool of one thread per task (Spark runs a task
+# per core; TF's own pools would oversubscribe them), and GPU memory taken as needed rather than
+# all at start, since every task of an executor shares its GPU.
+TF_WORKER_CONF: dict[str, str] = {
+    "spark.executorEnv.TF_NUM_INTRAOP_THREADS": "1",
+    "spark.executorEnv.TF_NUM_INTEROP_THREADS": "1",
+    "spark.executorEnv.TF_FORCE_GPU_ALLOW_GROWTH": "true",
+}
+
 # glibc returns big activation buffers to the kernel after every forward pass and faults them
 # in again; raising the thresholds keeps them (see FACTS.md: ~40% faster CPU ResNet-50).
 MALLOC_ENV: dict[str, str] = {

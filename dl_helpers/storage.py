@@ -86,7 +86,7 @@ class SharedStorage:
 
     def uri(self, *parts: str) -> str:
         """The same location as :meth:`path`, spelled for Spark's readers and writers."""
-        p = self.path(*parts)
+        p = str(self.root.joinpath(*parts))
         if self.platform == DATABRICKS:
             if p.startswith("/dbfs/"):
                 return "dbfs:" + p[len("/dbfs") :]
@@ -110,6 +110,10 @@ class SharedStorage:
         for i, start in enumerate(range(0, max(table.num_rows, 1), step)):
             pq.write_table(table.slice(start, step), folder / f"part-{i:05d}.parquet")
         return self.uri(name)
+
+    def contents(self) -> list[str]:
+        """Names of the files and folders directly under the shared folder, sorted."""
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(_MARKER_PREFIX))
 
     def describe(self) -> dict:
         """What a notebook records: the folder, how it was chosen, the executors' hosts."""
@@ -193,7 +197,8 @@ def _probe(spark, marker: str, token: str, tasks: int) -> list[dict]:
                 ok, error = False, f"{type(e).__name__}: {e}"
             yield pd.DataFrame({"host": [socket.gethostname()], "ok": [ok], "error": [error]})
 
-    frame = spark.range(0, tasks, 1, tasks).mapInPandas(check, "host string, ok boolean, error string")
+    schema = "host string, ok boolean, error string"
+    frame = spark.range(0, tasks, 1, tasks).mapInPandas(check, schema)
     return [r.asDict() for r in frame.collect()]
 
 

@@ -43,6 +43,14 @@ exec "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.worker.Worker "$@"
 """
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started the cluster dies, so a
+    killed test run leaves no cluster behind (Linux; the setting survives exec)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def spark_home() -> Path:
     import pyspark
 
@@ -114,7 +122,8 @@ class StandaloneCluster:
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(self.root / "logs" / f"{name}.log", "w")  # noqa: SIM115 (kept with the proc)
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_die_with_parent)  # fmt: skip
         log.close()
         self.procs.append(proc)
         return proc

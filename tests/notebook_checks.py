@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 CLUSTER_HOSTS = ["node-1", "node-2"]  # the fixture's workers (tests/cluster.py)
 
 
@@ -16,9 +18,14 @@ def check_placement(r: dict, on_cluster: bool, triton: bool = True) -> None:
         assert sorted(storage["executor_hosts"]) == CLUSTER_HOSTS, storage
     else:
         assert storage["platform"] == "local", storage
+    # The notebook's data and models are there (every notebook writes Parquet for Spark).
+    assert any(name.endswith(".parquet") for name in r["shared_files"]), r["shared_files"]
     if triton:
-        servers = r["triton_servers"]
+        servers = r["triton_servers"]  # {"executor 0 on node-1 (JVM pid ...)": url}
+        assert all(url.split("://")[1].startswith("127.0.0.1:") for url in servers.values())
+        assert len(set(servers.values())) == len(servers), servers  # each its own server
         if on_cluster:
-            assert servers == [f"{h} 127.0.0.1" for h in CLUSTER_HOSTS], servers
+            hosts = sorted(re.search(r" on (\S+) ", name).group(1) for name in servers)
+            assert hosts == CLUSTER_HOSTS, servers
         else:
-            assert len(servers) == 1 and servers[0].endswith(" 127.0.0.1"), servers
+            assert len(servers) == 1, servers

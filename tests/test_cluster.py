@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,36 @@ def test_hidden_folders_exclude_shared(tmp_path):
 
     with pytest.raises(ValueError, match="under a hidden folder"):
         StandaloneCluster(root=tmp_path / "c", hide=(tmp_path,))
+
+
+@pytest.mark.notebook
+@pytest.mark.spark
+@pytest.mark.cluster
+def test_notebook_with_driver_local_shared_dir_fails_at_once(cluster):
+    """On a cluster, a shared_dir on the driver's own disk stops the notebook in its session
+    cell, before any data or model is made, with the folder and the setting to change."""
+    from conftest import CLUSTER_SUBMIT_ARGS, ROOT
+
+    from ci.run_notebook import NotebookFailed, run_notebook
+
+    driver_local = OUTPUT / "driver_local_shared_dir"
+    t0 = time.monotonic()
+    with pytest.raises(NotebookFailed) as failed:
+        run_notebook(
+            ROOT / "notebooks/pytorch/image_classification_torch.ipynb", OUTPUT / "errors",
+            {"spark_master": cluster.master, "shared_dir": str(driver_local)},
+            extra_env={"PYSPARK_SUBMIT_ARGS": CLUSTER_SUBMIT_ARGS},
+        )  # fmt: skip
+    seconds = time.monotonic() - t0
+    msg = str(failed.value)
+    assert "SharedStorageError" in msg and "is not visible to the executors" in msg, msg[-3000:]
+    assert str(driver_local) in msg and "DL_HELPERS_SHARED_DIR" in msg
+    # It stopped in the session cell: the data cell never ran, no model was written.
+    executed = json.loads(failed.value.executed.read_text())
+    cells = {"".join(c["source"]): c for c in executed["cells"] if c["cell_type"] == "code"}
+    failing = next(c for src, c in cells.items() if "shared_storage(spark" in src)
+    assert any(o.get("ename") == "SharedStorageError" for o in failing["outputs"])
+    data_cell = next(c for src, c in cells.items() if "load_fashion_mnist(" in src)
+    assert data_cell["execution_count"] is None
+    assert not (driver_local / "classifier.safetensors").exists()
+    print(f"notebook failed after {seconds:.1f} s (kernel start and imports included)")

@@ -1,5 +1,5 @@
 """Every committed notebook is reviewable and runnable the same way: one `parameters` cell
-holding output_dir and offline, no outputs or execution counts, a name that picks its
+holding output_dir, shared_dir and offline, no outputs or execution counts, a name that picks its
 environment, lint-clean, and a test that runs it."""
 
 import json
@@ -31,7 +31,7 @@ def test_notebook_is_clean_and_parameterized(path):
     assert len(tagged) == 1, f"{len(tagged)} cells tagged 'parameters' (want exactly one)"
     assert code.index(tagged[0]) <= 1, "the parameters cell must be near the top"
     params = "".join(tagged[0]["source"])
-    for name in ("output_dir", "offline"):
+    for name in ("output_dir", "shared_dir", "offline"):
         assert f"{name} =" in params, f"parameters cell lacks {name}"
     for c in code:
         assert not c.get("outputs"), "committed with outputs"
