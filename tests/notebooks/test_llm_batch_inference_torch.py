@@ -2,6 +2,8 @@
 fixture: the real SmolLM2-135M-Instruct (offline), in-process and through one transformers serve
 per executor, its files under shared storage."""
 
+import re
+
 import pytest
 from notebook_checks import CLUSTER_HOSTS, check_placement
 from server_processes import no_server_left  # noqa: F401  (a fixture)
@@ -38,8 +40,12 @@ def check(r, on_cluster):
         assert r[key] > 0, key
 
     check_placement(r, on_cluster, triton=False)
-    hosts = CLUSTER_HOSTS if on_cluster else [r["llm_servers"][0].split()[0]]
-    assert r["llm_servers"] == [f"{h} 127.0.0.1" for h in hosts]  # one per executor, loopback
+    assert "model" in r["shared_files"]  # the model folder the executors and servers loaded
+    servers = r["llm_servers"]  # {"executor 0 on node-1 (JVM pid ...)": url}: one each, loopback
+    assert all(url.startswith("http://127.0.0.1:") for url in servers.values()), servers
+    assert len(set(servers.values())) == len(servers), servers
+    hosts = sorted(re.search(r" on (\S+) ", name).group(1) for name in servers)
+    assert hosts == (CLUSTER_HOSTS if on_cluster else hosts[:1]), servers
 
 
 @pytest.mark.notebook
