@@ -54,6 +54,8 @@ def parse_answer(text: str | None, fields: Fields) -> tuple[dict, str | None]:
         return empty, "no answer"
     raw = _first_object(text)
     if raw is None:
+        if "{" in text:  # an object that never closes: the answer hit max_new_tokens, usually
+            return empty, "JSON object not closed (answer cut short?)"
         return empty, "no JSON object in the answer"
     try:
         obj = json.loads(raw)

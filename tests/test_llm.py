@@ -31,6 +31,7 @@ def test_structured_answers_parse_or_say_why_not():
                                           None)  # fmt: skip
     cases = {
         "The review is positive.": "no JSON object",
+        '{"sentiment": "positive", "product": "the headph': "JSON object not closed",
         '{"sentiment": "positive"}': "missing field(s) ['product']",
         '{"sentiment": "meh", "product": "x"}': "'meh' is not one of ['positive', 'negative']",
         '{"sentiment": "positive", "product": ["a"]}': "product: expected a value, got list",
