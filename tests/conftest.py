@@ -1,5 +1,5 @@
-"""Shared fixtures: a real local SparkSession, the papermill runner, and a process-table check
-that no Triton server outlives the tests."""
+"""Shared fixtures: a real local SparkSession, the multi-node cluster, the papermill runner, and a
+process-table check that no model server (Triton, OpenAI-compatible) outlives the tests."""
 
 from __future__ import annotations
 
@@ -49,22 +49,23 @@ def _ours(p) -> bool:
 
 
 def triton_processes() -> list[str]:
-    """Triton processes on this machine (tritonserver, Python-backend stubs, dl_helpers' server
-    process), as 'pid command' strings."""
+    """This run's model-server processes ('pid command'): every process of a dl_helpers server
+    (the detached server process and its children: tritonserver, Python-backend stubs, an
+    OpenAI-compatible engine) carries DL_HELPERS_SERVER in its environment; Triton's own
+    processes are also matched by name, in case a server lost that variable."""
     import psutil
+    from server_processes import server_processes
 
-    found = []
+    found = set(server_processes())
     for p in psutil.process_iter(["pid", "name", "cmdline"]):
         try:
             name = p.info["name"] or ""
             cmd = " ".join(p.info["cmdline"] or [])
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        server = "dl_helpers.triton serve" in cmd  # the manager's own server process
-        triton = server or any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES)
-        if triton and _ours(p):
-            found.append(f"{p.info['pid']} {cmd[:120]}")
-    return found
+        if any(n in name or n in cmd.split(" ")[0] for n in TRITON_PROCESS_NAMES) and _ours(p):
+            found.add(f"{p.info['pid']} {cmd[:120]}")
+    return sorted(found)
 
 
 @pytest.fixture(scope="session")
