@@ -119,14 +119,16 @@ def variants(spark, df, a, work: Path):
     return {
         "plain": lambda: write(classify(df), "plain"),
         "progress": with_progress,
-        "quarantine": lambda: write(df.select("id", quarantine_udf("x").alias("out")),
-                                    "quarantine"),  # fmt: skip
+        "quarantine": lambda: write(
+            df.select("id", quarantine_udf("x").alias("out")), "quarantine"
+        ),  # fmt: skip
         f"chunked ({a.chunks} chunks)": chunked,
     }
 
 
 def check_outputs(spark, work: Path) -> float:
     """Max |diff| of quarantine's and chunked's logits against plain's (every row)."""
+
     def logits(name, col="logits"):
         pdf = spark.read.parquet(str(work / name)).select("id", col).toPandas().sort_values("id")
         return np.stack(pdf[col].to_numpy())
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
     todo = list(variants(spark, df, a, work).items())
     try:
         for r in range(a.rounds + 1):  # round 0: warm-up, not counted
-            for name, job in (todo if r % 2 else todo[::-1]):
+            for name, job in todo if r % 2 else todo[::-1]:
                 t0 = time.perf_counter()
                 job()
                 speed = a.rows / (time.perf_counter() - t0)
@@ -173,8 +175,12 @@ def main(argv=None) -> int:
         results.append({"variant": name, "rows_per_s": statistics.median(speeds),
                         "min": min(speeds), "max": max(speeds),
                         "vs_plain": statistics.median(ratios)})  # fmt: skip
-    per_chunk = statistics.median(a.rows / c - a.rows / p for c, p in
-                                  zip(runs[f"chunked ({a.chunks} chunks)"], plain)) / a.chunks
+    per_chunk = (
+        statistics.median(
+            a.rows / c - a.rows / p for c, p in zip(runs[f"chunked ({a.chunks} chunks)"], plain)
+        )
+        / a.chunks
+    )
     print(f"chunked: {per_chunk:.2f} s more per chunk than the one plain write")
     lines = [f"{a.rows} rows x {DIM} float32, MLP, local[{a.cores}], Parquet output, medians of "
              f"{a.rounds} interleaved warm rounds", "",

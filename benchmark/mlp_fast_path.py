@@ -61,8 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=1024, help="rows per model call")
-    ap.add_argument("--arrow-batch", type=int, default=1024,
-                    help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    ap.add_argument(
+        "--arrow-batch", type=int, default=1024, help="spark.sql.execution.arrow.maxRecordsPerBatch"
+    )
     ap.add_argument("--partitions", type=int, default=8, help="Parquet files = Spark tasks")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark" / "mlp_fast_path")
@@ -87,7 +88,8 @@ def make_data(path: Path, rows: int, files: int) -> None:
         lo, hi = f * per, min(rows, (f + 1) * per)
         x = rng.random((hi - lo, DIM), dtype=np.float32)
         x_list = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM).cast(
-            pa.list_(pa.float32()))
+            pa.list_(pa.float32())
+        )
         table = tensor_table({"id": np.arange(lo, hi, dtype=np.int64), "x": x_list, "xb": x})
         pq.write_table(table, path / f"part-{f:03d}.parquet", row_group_size=8192)
 
@@ -142,9 +144,11 @@ def check_outputs(df, batch_size: int, n: int = 512) -> dict:
     with torch.inference_mode():
         want = U.make_model()(torch.from_numpy(x)).numpy()
     got = {k: np.stack(todo[k].orderBy("id").toPandas()["p"].to_list()) for k in (FAST, STANDARD)}
-    return {"max_abs_diff_fast_vs_model": float(np.abs(got[FAST] - want).max()),
-            "max_abs_diff_standard_vs_model": float(np.abs(got[STANDARD] - want).max()),
-            "max_abs_diff_fast_vs_standard": float(np.abs(got[FAST] - got[STANDARD]).max())}
+    return {
+        "max_abs_diff_fast_vs_model": float(np.abs(got[FAST] - want).max()),
+        "max_abs_diff_standard_vs_model": float(np.abs(got[STANDARD] - want).max()),
+        "max_abs_diff_fast_vs_standard": float(np.abs(got[FAST] - got[STANDARD]).max()),
+    }
 
 
 def ceiling(noop: float, alone: float) -> float:
@@ -177,7 +181,7 @@ def model_cpu_per_row(rows: int = 8192, batch: int = 1024) -> float:
         model(torch.from_numpy(x[:batch]))
         t0 = time.process_time()
         for i in range(0, rows, batch):
-            model(torch.from_numpy(x[i:i + batch]))
+            model(torch.from_numpy(x[i : i + batch]))
         return (time.process_time() - t0) / rows
 
 
@@ -185,7 +189,8 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     # Spark's Python workers import udf_overhead (the model) as the driver does.
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        p for p in (str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
     from dl_helpers.spark import build_session
 
     data = a.out / f"data_{a.rows}_{a.partitions}"
@@ -204,7 +209,7 @@ def main(argv=None) -> int:
         todo = stages(df, a.batch_size)
         names = [FAST, STANDARD, NOOP, ALONE]
         for r in range(a.rounds + 1):  # round 0: warm-up (workers, imports, models), not counted
-            for name in (names if r % 2 == 0 else names[::-1]):
+            for name in names if r % 2 == 0 else names[::-1]:
                 if name == ALONE:
                     if not r:
                         continue

@@ -48,23 +48,37 @@ DEFAULT_BACKENDS = ("eager", "torch.compile", "onnxruntime", "tensorrt")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    ap.add_argument("--backends", nargs="+", default=list(DEFAULT_BACKENDS),
-                    choices=list(DEFAULT_BACKENDS))
-    ap.add_argument("--batch-sizes", nargs="+", type=int, default=None,
-                    help="default: 16 on CPU (run.py's batch), 32 and 128 on CUDA")
+    ap.add_argument(
+        "--backends", nargs="+", default=list(DEFAULT_BACKENDS), choices=list(DEFAULT_BACKENDS)
+    )
+    ap.add_argument(
+        "--batch-sizes",
+        nargs="+",
+        type=int,
+        default=None,
+        help="default: 16 on CPU (run.py's batch), 32 and 128 on CUDA",
+    )
     ap.add_argument("--threads", type=int, default=1, help="CPU math threads (default 1)")
     ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5.0, help="per measurement (at least)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed calls before each measurement")
-    ap.add_argument("--from-host", action="store_true",
-                    help="copy the input from host memory in every call (CUDA)")
-    ap.add_argument("--pretrained", action="store_true",
-                    help="ImageNet weights (downloads them); default: seeded random weights")
+    ap.add_argument(
+        "--from-host",
+        action="store_true",
+        help="copy the input from host memory in every call (CUDA)",
+    )
+    ap.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="ImageNet weights (downloads them); default: seeded random weights",
+    )
     ap.add_argument("--out", type=Path, default=Path("output/benchmark/model_throughput.json"))
     a = ap.parse_args(argv)
     if a.rounds < 1 or a.seconds <= 0 or a.threads < 1 or a.warmup < 0:
@@ -78,8 +92,10 @@ def resolve_device(requested: str) -> str:
     import torch
 
     if requested == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: torch sees no CUDA GPU here "
-                         f"(torch {torch.__version__}); use --device cpu")
+        raise SystemExit(
+            "--device cuda: torch sees no CUDA GPU here "
+            f"(torch {torch.__version__}); use --device cpu"
+        )
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return requested
@@ -94,6 +110,7 @@ def _sync(device: str) -> None:
 
 def measure(fn, x, device: str, seconds: float, warmup: int, from_host: bool) -> float:
     """img/s of ``fn`` on batch ``x``, over at least ``seconds`` and at least 3 calls."""
+
     def call():
         return fn(x.to(device, non_blocking=True) if from_host else x)
 
@@ -122,30 +139,39 @@ def main(argv=None) -> int:
 
     device = resolve_device(a.device)
     if a.precision == "fp16" and device != "cuda":
-        raise SystemExit("--precision fp16 needs a CUDA GPU (half-precision convolutions on "
-                         "the CPU are slower than fp32, not a figure worth taking)")
+        raise SystemExit(
+            "--precision fp16 needs a CUDA GPU (half-precision convolutions on "
+            "the CPU are slower than fp32, not a figure worth taking)"
+        )
     if a.from_host and device != "cuda":
-        raise SystemExit("--from-host only means something on CUDA (on the CPU the input is "
-                         "always in host memory)")
+        raise SystemExit(
+            "--from-host only means something on CUDA (on the CPU the input is "
+            "always in host memory)"
+        )
     if device == "cpu":
         torch.set_num_threads(a.threads)
         where = f"CPU, {a.threads} thread(s) ({os.cpu_count()} cores here)"
     else:
         where = f"CUDA: {torch.cuda.get_device_name()}"
     if device == "cpu" and a.device == "auto":
-        print("no CUDA GPU visible to torch: CPU figures only (TensorRT will be skipped)",
-              flush=True)
+        print(
+            "no CUDA GPU visible to torch: CPU figures only (TensorRT will be skipped)", flush=True
+        )
     batch_sizes = a.batch_sizes or ([16] if device == "cpu" else [32, 128])
     dtype = torch.float16 if a.precision == "fp16" else torch.float32
-    print(f"ResNet-50 on {where}, {a.precision}, batches {batch_sizes}, "
-          f"{'random' if not a.pretrained else 'ImageNet'} weights", flush=True)
+    print(
+        f"ResNet-50 on {where}, {a.precision}, batches {batch_sizes}, "
+        f"{'random' if not a.pretrained else 'ImageNet'} weights",
+        flush=True,
+    )
 
     model = R.build_model(pretrained=a.pretrained).to(device=device, dtype=dtype)
     gen = torch.Generator().manual_seed(0)
-    host = {b: torch.randn(b, 3, R.IMAGE_SIZE, R.IMAGE_SIZE, generator=gen).to(dtype)
-            for b in batch_sizes}
-    inputs = {b: (host[b].pin_memory() if a.from_host else host[b].to(device))
-              for b in batch_sizes}
+    host = {
+        b: torch.randn(b, 3, R.IMAGE_SIZE, R.IMAGE_SIZE, generator=gen).to(dtype)
+        for b in batch_sizes
+    }
+    inputs = {b: (host[b].pin_memory() if a.from_host else host[b].to(device)) for b in batch_sizes}
     tol = {"rtol": 1e-2, "atol": 1e-2} if a.precision == "fp16" else {"rtol": 1e-3, "atol": 1e-3}
 
     compiled, rows = {}, []
@@ -158,15 +184,19 @@ def main(argv=None) -> int:
             continue
         opts = {}
         if name == "tensorrt":
-            opts = {"max_batch": max(batch_sizes), "opt_batch": max(batch_sizes),
-                    "precision": dtype}
+            opts = {
+                "max_batch": max(batch_sizes),
+                "opt_batch": max(batch_sizes),
+                "precision": dtype,
+            }
         elif name == "onnxruntime":
             opts = {"threads": a.threads}
         example = inputs[batch_sizes[0]].to(device)
         print(f"  {name}: compiling ...", flush=True)
         try:
-            cm = compile_model(model, example, backend=name, strict=True, quiet=True,
-                               device=device, **tol, **opts)
+            cm = compile_model(
+                model, example, backend=name, strict=True, quiet=True, device=device, **tol, **opts
+            )
         except BackendUnavailable as e:
             row.update(available=False, why=str(e))
             print(f"  {name}: skipped: {e}", flush=True)
@@ -175,8 +205,11 @@ def main(argv=None) -> int:
             row.update(available=False, why="; ".join(cm.fallbacks) or "fell back")
             print(f"  {name}: not used: {row['why']}", flush=True)
             continue
-        row.update(compile_s=round(cm.compile_seconds, 1), max_abs_diff=cm.max_abs_diff,
-                   runs={b: [] for b in batch_sizes})
+        row.update(
+            compile_s=round(cm.compile_seconds, 1),
+            max_abs_diff=cm.max_abs_diff,
+            runs={b: [] for b in batch_sizes},
+        )
         compiled[name] = cm
         print(f"  {name}: {cm.describe()}", flush=True)
     if not compiled:
@@ -188,16 +221,21 @@ def main(argv=None) -> int:
             names = order if r % 2 == 0 else order[::-1]
             for name in names:
                 for b in batch_sizes:
-                    ips = measure(compiled[name], inputs[b], device, a.seconds, a.warmup,
-                                  a.from_host)
+                    ips = measure(
+                        compiled[name], inputs[b], device, a.seconds, a.warmup, a.from_host
+                    )
                     next(x for x in rows if x["backend"] == name)["runs"][b].append(ips)
-                    print(f"  round {r + 1}/{a.rounds} {name:<14} batch {b:>4}: "
-                          f"{ips:9.1f} img/s", flush=True)
+                    print(
+                        f"  round {r + 1}/{a.rounds} {name:<14} batch {b:>4}: {ips:9.1f} img/s",
+                        flush=True,
+                    )
 
     eager = next((x for x in rows if x["backend"] == "eager" and "runs" in x), None)
-    lines = [f"| backend | batch | img/s (median of {a.rounds}) | min-max | / eager "
-             "| compile s | max abs diff vs eager |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"| backend | batch | img/s (median of {a.rounds}) | min-max | / eager "
+        "| compile s | max abs diff vs eager |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for row in rows:
         if "runs" not in row:
             lines.append(f"| {row['backend']} | | not available: {row['why']} | | | | |")
@@ -210,23 +248,37 @@ def main(argv=None) -> int:
             if eager is not None:
                 ratio = f"{statistics.median(x / e for x, e in zip(runs, eager['runs'][b])):.2f}"
             diff = row.get("max_abs_diff")
-            lines.append(f"| {row['backend']} | {b} | {med:.1f} | {min(runs):.1f}-{max(runs):.1f} "
-                         f"| {ratio} | {row['compile_s']} | "
-                         f"{'' if diff is None else f'{diff:.1e}'} |")
+            lines.append(
+                f"| {row['backend']} | {b} | {med:.1f} | {min(runs):.1f}-{max(runs):.1f} "
+                f"| {ratio} | {row['compile_s']} | "
+                f"{'' if diff is None else f'{diff:.1e}'} |"
+            )
     table = "\n".join(lines)
     print()
-    print(f"ResNet-50 model throughput, {where}, {a.precision}"
-          f"{', input copied from host each call' if a.from_host else ''}:")
+    print(
+        f"ResNet-50 model throughput, {where}, {a.precision}"
+        f"{', input copied from host each call' if a.from_host else ''}:"
+    )
     print(table)
 
     a.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "device": device, "where": where, "precision": a.precision, "from_host": a.from_host,
-        "batch_sizes": batch_sizes, "rounds": a.rounds, "seconds": a.seconds,
+        "device": device,
+        "where": where,
+        "precision": a.precision,
+        "from_host": a.from_host,
+        "batch_sizes": batch_sizes,
+        "rounds": a.rounds,
+        "seconds": a.seconds,
         "threads": a.threads if device == "cpu" else None,
-        "versions": {"torch": torch.__version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
-        "loadavg": os.getloadavg(), "backends": rows, "table_md": table,
+        "versions": {
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "loadavg": os.getloadavg(),
+        "backends": rows,
+        "table_md": table,
     }
     a.out.write_text(json.dumps(result, indent=1, default=str))
     print(f"wrote {a.out}")

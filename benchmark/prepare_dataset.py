@@ -47,8 +47,15 @@ JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 # (width, height, weight): the sizes that dominate ImageNet's validation set.
 IMAGENET_SIZES = [
-    (500, 375, 0.55), (375, 500, 0.12), (500, 333, 0.10), (333, 500, 0.04),
-    (500, 400, 0.05), (500, 500, 0.05), (640, 480, 0.04), (400, 300, 0.03), (800, 600, 0.02),
+    (500, 375, 0.55),
+    (375, 500, 0.12),
+    (500, 333, 0.10),
+    (333, 500, 0.04),
+    (500, 400, 0.05),
+    (500, 500, 0.05),
+    (640, 480, 0.04),
+    (400, 300, 0.03),
+    (800, 600, 0.02),
 ]
 
 
@@ -100,7 +107,7 @@ def synthetic_image(index: int, seed: int, photos: list[np.ndarray]) -> bytes:
     cw = int(ch * aspect)
     y = int(rng.integers(0, h - ch + 1))
     x = int(rng.integers(0, w - cw + 1))
-    img = Image.fromarray(photo[y:y + ch, x:x + cw]).resize((tw, th), Image.BICUBIC)
+    img = Image.fromarray(photo[y : y + ch, x : x + cw]).resize((tw, th), Image.BICUBIC)
     if rng.random() < 0.5:
         img = img.transpose(Image.FLIP_LEFT_RIGHT)
     img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.8, 1.2))
@@ -145,20 +152,31 @@ def check_paths(output: Path, source: Path | None, overwrite: bool) -> None:
     if source is not None:
         src = source.resolve()
         if _inside(out, src) or _inside(src, out):
-            raise SystemExit(f"refusing: output {out} and input {src} overlap "
-                             "(the input is never written to)")
+            raise SystemExit(
+                f"refusing: output {out} and input {src} overlap (the input is never written to)"
+            )
     if out.exists():
         if not overwrite:
-            raise SystemExit(f"refusing: {out} exists (pass --overwrite to replace a data set "
-                             "made by this script)")
+            raise SystemExit(
+                f"refusing: {out} exists (pass --overwrite to replace a data set "
+                "made by this script)"
+            )
         if not (out / MANIFEST).is_file():
-            raise SystemExit(f"refusing to overwrite {out}: it has no {MANIFEST}, so this script "
-                             "did not make it")
+            raise SystemExit(
+                f"refusing to overwrite {out}: it has no {MANIFEST}, so this script did not make it"
+            )
 
 
-def write_dataset(items: Iterable[tuple[str, bytes]], output: Path, count_hint: int | None,
-                  files: int | None, row_group: int, overwrite: bool,
-                  manifest: dict, progress: bool = True) -> dict:
+def write_dataset(
+    items: Iterable[tuple[str, bytes]],
+    output: Path,
+    count_hint: int | None,
+    files: int | None,
+    row_group: int,
+    overwrite: bool,
+    manifest: dict,
+    progress: bool = True,
+) -> dict:
     """Write (id, jpeg) items as ``files`` Parquet files; return the manifest written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -173,8 +191,10 @@ def write_dataset(items: Iterable[tuple[str, bytes]], output: Path, count_hint: 
     # Row groups are dealt to the files in turn, so the files stay balanced without knowing the
     # count in advance (a tar is read as a stream).
     nfiles = files or max(2, math.ceil((count_hint or 2000) / 1000))
-    writers = [pq.ParquetWriter(tmp / f"part-{i:05d}.parquet", schema, compression="none")
-               for i in range(nfiles)]
+    writers = [
+        pq.ParquetWriter(tmp / f"part-{i:05d}.parquet", schema, compression="none")
+        for i in range(nfiles)
+    ]
     pending: list[list[tuple[str, bytes]]] = [[] for _ in range(nfiles)]
     n = 0
     nbytes = 0
@@ -199,8 +219,14 @@ def write_dataset(items: Iterable[tuple[str, bytes]], output: Path, count_hint: 
     if n == 0:
         shutil.rmtree(tmp)
         raise SystemExit("no JPEG images found in the input")
-    manifest = dict(manifest, images=n, files=nfiles, row_group=row_group,
-                    mean_jpeg_bytes=round(nbytes / n), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    manifest = dict(
+        manifest,
+        images=n,
+        files=nfiles,
+        row_group=row_group,
+        mean_jpeg_bytes=round(nbytes / n),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if output.exists():  # check_paths allowed it: --overwrite of a folder this script made
         shutil.rmtree(output)
@@ -218,9 +244,11 @@ def _flush(writer, rows: list[tuple[str, bytes]], schema) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--imagenet-tar", type=Path, help="ILSVRC2012_img_val.tar (or any JPEG tar)")
     src.add_argument("--images-dir", type=Path, help="a folder of JPEG files")
@@ -230,10 +258,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--files", type=int, help="Parquet files (default: one per 1000 images, >= 2)")
     ap.add_argument("--row-group", type=int, default=64, help="images per row group (default 64)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic images")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="processes making synthetic images")
-    ap.add_argument("--overwrite", action="store_true",
-                    help="replace an output folder that this script made earlier")
+    ap.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes making synthetic images"
+    )
+    ap.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output folder that this script made earlier",
+    )
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -254,16 +286,29 @@ def main(argv: list[str] | None = None) -> dict:
         if args.synthetic <= 0:
             raise SystemExit("--synthetic needs a positive count")
         items = iter_synthetic(args.synthetic, args.seed, args.workers)
-        manifest = {"source": "synthetic", "photos": "sklearn load_sample_images (china, flower)",
-                    "seed": args.seed}
+        manifest = {
+            "source": "synthetic",
+            "photos": "sklearn load_sample_images (china, flower)",
+            "seed": args.seed,
+        }
         hint = args.synthetic
     t0 = time.monotonic()
-    out = write_dataset(items, args.output, hint, args.files, args.row_group, args.overwrite,
-                        manifest, progress=not args.quiet)
+    out = write_dataset(
+        items,
+        args.output,
+        hint,
+        args.files,
+        args.row_group,
+        args.overwrite,
+        manifest,
+        progress=not args.quiet,
+    )
     if not args.quiet:
-        print(f"wrote {out['images']} images ({out['mean_jpeg_bytes'] / 1e3:.0f} KB mean) in "
-              f"{out['files']} files to {args.output} ({time.monotonic() - t0:.1f} s)",
-              file=sys.stderr)
+        print(
+            f"wrote {out['images']} images ({out['mean_jpeg_bytes'] / 1e3:.0f} KB mean) in "
+            f"{out['files']} files to {args.output} ({time.monotonic() - t0:.1f} s)",
+            file=sys.stderr,
+        )
     return out
 
 

@@ -42,6 +42,7 @@ def _udf_io(batch_size):
         def predict(images):
             n = len(images)
             return {"prediction": np.zeros(n, np.int64), "score": np.zeros(n, np.float32)}
+
         return predict
 
     return predict_batch_udf(make, return_type=_struct(), batch_size=batch_size)
@@ -55,6 +56,7 @@ def _udf_decode(batch_size):
             x = R.preprocess_batch(list(images))
             n = len(x)
             return {"prediction": np.zeros(n, np.int64), "score": np.zeros(n, np.float32)}
+
         return predict
 
     return predict_batch_udf(make, return_type=_struct(), batch_size=batch_size)
@@ -74,10 +76,15 @@ def _udfs_floats(batch_size):
         def predict(x):
             n = len(x)
             return {"prediction": np.zeros(n, np.int64), "score": np.zeros(n, np.float32)}
+
         return predict
 
-    sink = predict_batch_udf(make, return_type=_struct(), batch_size=batch_size,
-                             input_tensor_shapes=[[3, R.IMAGE_SIZE, R.IMAGE_SIZE]])
+    sink = predict_batch_udf(
+        make,
+        return_type=_struct(),
+        batch_size=batch_size,
+        input_tensor_shapes=[[3, R.IMAGE_SIZE, R.IMAGE_SIZE]],
+    )
     return preprocess_udf, sink
 
 
@@ -112,11 +119,11 @@ def profile(s: V.Settings, args) -> dict:
         return flat(rt.images_df().select("id", dec_udf("image").alias("p")))
 
     def q_floats():
-        return flat(rt.images_df().select("id", pre("image").alias("x"))
-                    .select("id", sink("x").alias("p")))
+        return flat(
+            rt.images_df().select("id", pre("image").alias("x")).select("id", sink("x").alias("p"))
+        )
 
-    queries = {"io": q_io, "decode": q_decode, "floats": q_floats,
-               "full": fused.predictions}
+    queries = {"io": q_io, "decode": q_decode, "floats": q_floats, "full": fused.predictions}
 
     times: dict[str, list[float]] = {k: [] for k in queries}
     cpus: dict[str, list[float]] = {k: [] for k in queries}
@@ -142,8 +149,7 @@ def profile(s: V.Settings, args) -> dict:
                 cpus[name].append(cpu)
                 if name == "full":
                     model_share.append(_read_prof(s.profile_dir))
-                print(f"  round {r} {name}: {sec:.1f} s ({s.images / sec:.2f} img/s)",
-                      flush=True)
+                print(f"  round {r} {name}: {sec:.1f} s ({s.images / sec:.2f} img/s)", flush=True)
     finally:
         rt.stop()
 
@@ -178,31 +184,52 @@ def profile(s: V.Settings, args) -> dict:
 
     # (stage, wall core-ms/img, CPU-ms/img)
     rows = [
-        ("Spark read + JPEG bytes over Arrow + write + scheduling (io run)",
-         ms(med["io"]), cms(cmed["io"])),
-        ("decode + preprocess (decode run - io run)",
-         ms(med["decode"] - med["io"]), cms(cmed["decode"] - cmed["io"])),
-        ("model (full run - decode run)",
-         ms(med["full"] - med["decode"]), cms(cmed["full"] - cmed["decode"])),
+        (
+            "Spark read + JPEG bytes over Arrow + write + scheduling (io run)",
+            ms(med["io"]),
+            cms(cmed["io"]),
+        ),
+        (
+            "decode + preprocess (decode run - io run)",
+            ms(med["decode"] - med["io"]),
+            cms(cmed["decode"] - cmed["io"]),
+        ),
+        (
+            "model (full run - decode run)",
+            ms(med["full"] - med["decode"]),
+            cms(cmed["full"] - cmed["decode"]),
+        ),
         ("= full fused run", ms(med["full"]), cms(cmed["full"])),
-        ("reference recipe: float32 tensors through the JVM (floats run - decode run)",
-         ms(med["floats"] - med["decode"]), cms(cmed["floats"] - cmed["decode"])),
+        (
+            "reference recipe: float32 tensors through the JVM (floats run - decode run)",
+            ms(med["floats"] - med["decode"]),
+            cms(cmed["floats"] - cmed["decode"]),
+        ),
         ("fused, in-UDF timers: decode", 1000 * timers["decode"] / n, None),
         ("fused, in-UDF timers: model", 1000 * timers["model"] / n, None),
         ("limit: whole run", ms(limit_sec), cms(limit_cpu)),
         ("limit timers: decode", 1000 * limit_prof["decode"] / n, None),
         ("limit timers: model", 1000 * limit_prof["model"] / n, None),
     ]
-    print(f"\nwhere the time goes ({n} images, {cores} cores; per image, medians of {rounds} warm "
-          f"rounds; load {os.getloadavg()[0]:.1f})")
+    print(
+        f"\nwhere the time goes ({n} images, {cores} cores; per image, medians of {rounds} warm "
+        f"rounds; load {os.getloadavg()[0]:.1f})"
+    )
     print(f"  {'stage':78s} {'wall x cores':>12s} {'CPU':>8s}  (ms/img)")
     for k, w, c in rows:
         print(f"  {k:78s} {w:12.1f} {'' if c is None else f'{c:8.1f}':>8s}")
-    result = {"images": n, "cores": cores, "seconds": times, "cpu_seconds": cpus,
-              "limit_seconds": limit_sec, "limit_cpu_seconds": limit_cpu,
-              "timers_full": timers, "timers_limit": limit_prof,
-              "ms_per_image": [{"stage": k, "wall_x_cores": w, "cpu": c} for k, w, c in rows],
-              "loadavg": os.getloadavg()}
+    result = {
+        "images": n,
+        "cores": cores,
+        "seconds": times,
+        "cpu_seconds": cpus,
+        "limit_seconds": limit_sec,
+        "limit_cpu_seconds": limit_cpu,
+        "timers_full": timers,
+        "timers_limit": limit_prof,
+        "ms_per_image": [{"stage": k, "wall_x_cores": w, "cpu": c} for k, w, c in rows],
+        "loadavg": os.getloadavg(),
+    }
     (args.out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out / 'profile.json'}")
     return result

@@ -182,8 +182,9 @@ def build_model(pretrained: bool | None = None, seed: int = SEED):
     torch.manual_seed(seed)
     model = ResNet50()
     if resolve_pretrained(pretrained):
-        state = torch.hub.load_state_dict_from_url(PRETRAINED_URL, map_location="cpu",
-                                                   progress=False, check_hash=True)
+        state = torch.hub.load_state_dict_from_url(
+            PRETRAINED_URL, map_location="cpu", progress=False, check_hash=True
+        )
         model.load_state_dict(state)
     else:
         # Random weights put the logits ~15 apart: softmax scores of 1.0 for every image, which
@@ -203,8 +204,13 @@ class Predictor:
     """A loaded ResNet-50: ``predict(x)`` takes float32 (n, 3, 224, 224) and returns
     ``(class int64 (n,), score float32 (n,))``, score being the top softmax probability."""
 
-    def __init__(self, pretrained: bool | None = None, threads: int | None = 1,
-                 channels_last: bool = False, backend: str = "eager"):
+    def __init__(
+        self,
+        pretrained: bool | None = None,
+        threads: int | None = 1,
+        channels_last: bool = False,
+        backend: str = "eager",
+    ):
         set_threads(threads)
         self.channels_last = channels_last
         self.model = build_model(pretrained)
@@ -215,12 +221,14 @@ class Predictor:
             # on one batch; strict: a benchmark must run the runtime it names, not a fallback.
             from dl_helpers.acceleration import compile_model
 
-            example = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE,
-                                  generator=torch.Generator().manual_seed(SEED))
+            example = torch.randn(
+                2, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(SEED)
+            )
             if channels_last:
                 example = example.contiguous(memory_format=torch.channels_last)
-            self.model = compile_model(self.model, example, backend=backend, strict=True,
-                                       quiet=True, threads=threads)
+            self.model = compile_model(
+                self.model, example, backend=backend, strict=True, quiet=True, threads=threads
+            )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
@@ -238,7 +246,7 @@ class Predictor:
         """Decode, preprocess and classify JPEG bytes in batches of ``batch_size``."""
         classes, scores = [], []
         for i in range(0, len(images), batch_size):
-            c, s = self.predict(preprocess_batch(images[i:i + batch_size]))
+            c, s = self.predict(preprocess_batch(images[i : i + batch_size]))
             classes.append(c)
             scores.append(s)
         if not classes:

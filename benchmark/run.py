@@ -43,36 +43,67 @@ from dl_helpers.spark import MALLOC_ENV  # noqa: E402
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--images", type=int, default=200,
-                    help="size of the offline data set to use (made if missing)")
-    ap.add_argument("--data", type=Path,
-                    help="an existing data set from prepare_dataset.py (overrides --images)")
-    ap.add_argument("--variants", default="all",
-                    help="comma-separated, from: all," + ",".join(_variant_names()))
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    ap.add_argument(
+        "--images",
+        type=int,
+        default=200,
+        help="size of the offline data set to use (made if missing)",
+    )
+    ap.add_argument(
+        "--data",
+        type=Path,
+        help="an existing data set from prepare_dataset.py (overrides --images)",
+    )
+    ap.add_argument(
+        "--variants", default="all", help="comma-separated, from: all," + ",".join(_variant_names())
+    )
     ap.add_argument("--repeats", type=int, default=3, help="warm rounds (0: cold runs only)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold runs")
-    ap.add_argument("--smoke", action="store_true",
-                    help="a correctness check, not a timing: each variant once, all in one "
-                         "runtime (no restarts, no warm rounds)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a correctness check, not a timing: each variant once, all in one "
+        "runtime (no restarts, no warm rounds)",
+    )
     ap.add_argument("--batch-size", type=int, default=16, help="images per model call")
-    ap.add_argument("--arrow-batch", type=int, default=64,
-                    help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    ap.add_argument(
+        "--arrow-batch", type=int, default=64, help="spark.sql.execution.arrow.maxRecordsPerBatch"
+    )
     ap.add_argument("--task-images", type=int, default=128, help="images per Spark task")
-    ap.add_argument("--cores", type=int, default=os.cpu_count() or 1,
-                    help="processes / Spark tasks / Ray actors (default: all cores)")
-    ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
-                    help="glibc allocator settings for every process (default tuned)")
-    ap.add_argument("--pretrained", action="store_true",
-                    help="ImageNet weights (downloads them); default: seeded random weights")
-    ap.add_argument("--backend", default="eager",
-                    choices=["eager", "onnxruntime", "torch.compile", "tensorrt"],
-                    help="model runtime in every variant but the naive one (which is the blog "
-                         "recipe as written): dl_helpers.acceleration, checked against eager")
-    ap.add_argument("--profile", action="store_true",
-                    help="where the time of the fused Spark variant and the limit goes")
+    ap.add_argument(
+        "--cores",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes / Spark tasks / Ray actors (default: all cores)",
+    )
+    ap.add_argument(
+        "--malloc",
+        choices=["tuned", "default"],
+        default="tuned",
+        help="glibc allocator settings for every process (default tuned)",
+    )
+    ap.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="ImageNet weights (downloads them); default: seeded random weights",
+    )
+    ap.add_argument(
+        "--backend",
+        default="eager",
+        choices=["eager", "onnxruntime", "torch.compile", "tensorrt"],
+        help="model runtime in every variant but the naive one (which is the blog "
+        "recipe as written): dl_helpers.acceleration, checked against eager",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="where the time of the fused Spark variant and the limit goes",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark")
     return ap.parse_args(argv)
 
@@ -133,8 +164,7 @@ def make_warmup_data(data: Path, out: Path, images: int, row_group: int) -> Path
 
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    pq.write_table(table, out / "part-00000.parquet", row_group_size=row_group,
-                   compression="none")
+    pq.write_table(table, out / "part-00000.parquet", row_group_size=row_group, compression="none")
     (out / MANIFEST).write_text(json.dumps({"source": "warm-up slice", "images": len(table)}))
     return out
 
@@ -147,8 +177,13 @@ def check_output(path: Path, ids: set) -> dict:
     dup = int(t["id"].duplicated().sum())
     missing = len(ids - set(t["id"]))
     ok = len(t) == len(ids) and dup == 0 and missing == 0
-    return {"rows": len(t), "duplicates": dup, "missing": missing, "ok": ok,
-            "scores": t.set_index("id")[["prediction", "score"]].sort_index()}
+    return {
+        "rows": len(t),
+        "duplicates": dup,
+        "missing": missing,
+        "ok": ok,
+        "scores": t.set_index("id")[["prediction", "score"]].sort_index(),
+    }
 
 
 def median_spread(xs):
@@ -158,8 +193,12 @@ def median_spread(xs):
 
 
 def machine() -> dict:
-    info = {"cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "loadavg_start": os.getloadavg()}
+    info = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_start": os.getloadavg(),
+    }
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -198,11 +237,17 @@ def main(argv=None) -> dict:
         raise SystemExit(f"unknown variants {unknown}; choose from {V.ALL_VARIANTS}")
     args.out.mkdir(parents=True, exist_ok=True)
     data = ensure_data(args)
-    s = V.Settings(data=data, out=args.out / "predictions", cores=args.cores,
-                   batch_size=args.batch_size, arrow_batch=args.arrow_batch,
-                   task_images=args.task_images, pretrained=args.pretrained,
-                   backend=args.backend,
-                   malloc_env=MALLOC_ENV if args.malloc == "tuned" else {})
+    s = V.Settings(
+        data=data,
+        out=args.out / "predictions",
+        cores=args.cores,
+        batch_size=args.batch_size,
+        arrow_batch=args.arrow_batch,
+        task_images=args.task_images,
+        pretrained=args.pretrained,
+        backend=args.backend,
+        malloc_env=MALLOC_ENV if args.malloc == "tuned" else {},
+    )
     s.dataset_info()
     if args.profile:
         import profile_pipeline
@@ -213,11 +258,17 @@ def main(argv=None) -> dict:
 
     host = machine()  # load average at the start; the end is added below
     ids = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
-    warm_data = make_warmup_data(data, args.out / "warmup", images=min(len(ids), 2 * args.cores
-                                 * args.batch_size), row_group=args.batch_size)
-    say(f"data set {data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants {names}; "
+    warm_data = make_warmup_data(
+        data,
+        args.out / "warmup",
+        images=min(len(ids), 2 * args.cores * args.batch_size),
+        row_group=args.batch_size,
+    )
+    say(
+        f"data set {data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants {names}; "
         f"{args.cores} cores; malloc {args.malloc}; model runtime {args.backend}; "
-        f"load {os.getloadavg()[0]:.1f}")
+        f"load {os.getloadavg()[0]:.1f}"
+    )
 
     variants, rt = V.make_variants(names, s)
     spark_names = [n for n in names if isinstance(variants[n], V.SparkVariant)]
@@ -240,18 +291,31 @@ def main(argv=None) -> dict:
             agreement_ref["ref"] = (name, scores)
         ref_name, ref = agreement_ref.get("ref", (None, None))
         if ref is not None and chk["ok"]:
-            chk["max_score_diff_vs_" + ref_name] = float((scores["score"] - ref["score"]).abs()
-                                                         .max())
-            chk["class_agreement_vs_" + ref_name] = float((scores["prediction"]
-                                                           == ref["prediction"]).mean())
-        rec = {"variant": name, "phase": phase, "round": round_, "cold": cold, "seconds": sec,
-               "images": s.images, "img_per_s": s.images / sec, "cpu_s": cpu,
-               "cpu_ms_per_image": 1000 * cpu / s.images, "load1": os.getloadavg()[0],
-               **chk}
+            chk["max_score_diff_vs_" + ref_name] = float(
+                (scores["score"] - ref["score"]).abs().max()
+            )
+            chk["class_agreement_vs_" + ref_name] = float(
+                (scores["prediction"] == ref["prediction"]).mean()
+            )
+        rec = {
+            "variant": name,
+            "phase": phase,
+            "round": round_,
+            "cold": cold,
+            "seconds": sec,
+            "images": s.images,
+            "img_per_s": s.images / sec,
+            "cpu_s": cpu,
+            "cpu_ms_per_image": 1000 * cpu / s.images,
+            "load1": os.getloadavg()[0],
+            **chk,
+        }
         runs.append(rec)
-        say(f"  {phase:4s} {name:9s} {s.images} images in {sec:6.1f} s = "
+        say(
+            f"  {phase:4s} {name:9s} {s.images} images in {sec:6.1f} s = "
             f"{rec['img_per_s']:5.2f} img/s, {rec['cpu_ms_per_image']:4.0f} CPU-ms/img  "
-            f"(check {'ok' if chk['ok'] else 'FAILED'}, load {rec['load1']:.1f})")
+            f"(check {'ok' if chk['ok'] else 'FAILED'}, load {rec['load1']:.1f})"
+        )
         if not chk["ok"]:
             raise SystemExit(f"{name} wrote a wrong output: {chk}")
         return rec
@@ -303,15 +367,18 @@ def main(argv=None) -> dict:
                     s.data = warm_data
                     try:
                         if name in spark_names:
-                            rt.session().conf.set("spark.sql.files.maxPartitionBytes",
-                                                  str(max(1, s.data_bytes // s.images)
-                                                      * args.batch_size))
+                            rt.session().conf.set(
+                                "spark.sql.files.maxPartitionBytes",
+                                str(max(1, s.data_bytes // s.images) * args.batch_size),
+                            )
                         v.run(s.out / name / "warmup")
                     finally:
                         s.data = saved
                         if name in spark_names:
-                            rt.session().conf.set("spark.sql.files.maxPartitionBytes",
-                                                  rt.conf()["spark.sql.files.maxPartitionBytes"])
+                            rt.session().conf.set(
+                                "spark.sql.files.maxPartitionBytes",
+                                rt.conf()["spark.sql.files.maxPartitionBytes"],
+                            )
                 elif name == "limit" and v.cold():
                     v.run(s.out / name / "warmup")
             for r in range(args.repeats):
@@ -328,10 +395,14 @@ def main(argv=None) -> dict:
         rt.stop()
 
     summary = summarize(names, runs, setup, V.LABELS, args.cores)
-    result = {"settings": {k: str(v) for k, v in vars(args).items()}, "machine": host,
-              "versions": versions(), "data": {"path": str(data), "images": s.images,
-                                               "bytes": s.data_bytes},
-              "summary": summary, "runs": runs}
+    result = {
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "machine": host,
+        "versions": versions(),
+        "data": {"path": str(data), "images": s.images, "bytes": s.data_bytes},
+        "summary": summary,
+        "runs": runs,
+    }
     result["machine"]["loadavg_end"] = os.getloadavg()
     write_outputs(result, args.out)
     print_table(summary)
@@ -346,16 +417,28 @@ def summarize(names, runs, setup, labels, cores) -> list[dict]:
         med, lo, hi = median_spread(warm)
         cpu = [r["cpu_ms_per_image"] for r in runs if r["variant"] == n and r["phase"] == "warm"]
         cpu_med = statistics.median(cpu) if cpu else None
-        rows.append({"variant": n, "label": labels[n], "setup_s": setup.get(n),
-                     "cold_img_per_s": cold[0]["img_per_s"] if cold else None,
-                     "warm_img_per_s": med, "warm_min": lo, "warm_max": hi, "warm_runs": len(warm),
-                     "warm_cpu_ms_per_image": cpu_med,
-                     # what the variant would reach if it kept every core busy
-                     "cpu_bound_img_per_s": (1000 * cores / cpu_med) if cpu_med else None})
-    limit = next((r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows
-                  if r["variant"] == "limit"), None)
-    base = next((r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows
-                 if r["variant"] == "inprocess"), None)
+        rows.append(
+            {
+                "variant": n,
+                "label": labels[n],
+                "setup_s": setup.get(n),
+                "cold_img_per_s": cold[0]["img_per_s"] if cold else None,
+                "warm_img_per_s": med,
+                "warm_min": lo,
+                "warm_max": hi,
+                "warm_runs": len(warm),
+                "warm_cpu_ms_per_image": cpu_med,
+                # what the variant would reach if it kept every core busy
+                "cpu_bound_img_per_s": (1000 * cores / cpu_med) if cpu_med else None,
+            }
+        )
+    limit = next(
+        (r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows if r["variant"] == "limit"), None
+    )
+    base = next(
+        (r["warm_img_per_s"] or r["cold_img_per_s"] for r in rows if r["variant"] == "inprocess"),
+        None,
+    )
     for r in rows:
         x = r["warm_img_per_s"] or r["cold_img_per_s"]
         r["vs_limit"] = x / limit if (x and limit) else None
@@ -368,17 +451,23 @@ def _f(x, fmt="{:.2f}"):
 
 
 def print_table(rows) -> None:
-    head = (f"{'variant':34s} {'cold img/s':>10s} {'warm img/s':>10s} {'min-max':>11s} "
-            f"{'/limit':>6s} {'/var 1':>6s} {'CPU-ms/img':>10s}")
+    head = (
+        f"{'variant':34s} {'cold img/s':>10s} {'warm img/s':>10s} {'min-max':>11s} "
+        f"{'/limit':>6s} {'/var 1':>6s} {'CPU-ms/img':>10s}"
+    )
     print("\n" + head + "\n" + "-" * len(head))
     for r in rows:
-        spread = (f"{r['warm_min']:.2f}-{r['warm_max']:.2f}" if r["warm_runs"] else "-")
-        print(f"{r['label']:34s} {_f(r['cold_img_per_s']):>10s} {_f(r['warm_img_per_s']):>10s} "
-              f"{spread:>11s} {_f(r['vs_limit']):>6s} {_f(r['vs_inprocess']):>6s} "
-              f"{_f(r['warm_cpu_ms_per_image'], '{:.0f}'):>10s}")
-    print("(ratios use the warm medians, or the cold run when there are no warm runs; CPU-ms/img:\n"
-          " CPU time of every process of the variant per image, warm median, which other users'\n"
-          " load barely moves)\n")
+        spread = f"{r['warm_min']:.2f}-{r['warm_max']:.2f}" if r["warm_runs"] else "-"
+        print(
+            f"{r['label']:34s} {_f(r['cold_img_per_s']):>10s} {_f(r['warm_img_per_s']):>10s} "
+            f"{spread:>11s} {_f(r['vs_limit']):>6s} {_f(r['vs_inprocess']):>6s} "
+            f"{_f(r['warm_cpu_ms_per_image'], '{:.0f}'):>10s}"
+        )
+    print(
+        "(ratios use the warm medians, or the cold run when there are no warm runs; CPU-ms/img:\n"
+        " CPU time of every process of the variant per image, warm median, which other users'\n"
+        " load barely moves)\n"
+    )
 
 
 def write_outputs(result: dict, out: Path) -> None:
@@ -414,7 +503,8 @@ def markdown_table(result: dict) -> str:
             f"| {r['label']} | {_f(r['cold_img_per_s'])} | {_f(r['warm_img_per_s'])} | {spread} "
             f"| {_f(r['vs_limit'])} | {_f(r['vs_inprocess'])} "
             f"| {_f(r.get('warm_cpu_ms_per_image'), '{:.0f}')} "
-            f"| {_f(r.get('cpu_bound_img_per_s'))} |")
+            f"| {_f(r.get('cpu_bound_img_per_s'))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -428,20 +518,31 @@ def chart(result: dict, path: Path) -> None:
     labels = [r["label"] for r in rows]
     cold = [r["cold_img_per_s"] or 0 for r in rows]
     warm = [r["warm_img_per_s"] or 0 for r in rows]
-    err = [[(r["warm_img_per_s"] or 0) - (r["warm_min"] or 0) for r in rows],
-           [(r["warm_max"] or 0) - (r["warm_img_per_s"] or 0) for r in rows]]
+    err = [
+        [(r["warm_img_per_s"] or 0) - (r["warm_min"] or 0) for r in rows],
+        [(r["warm_max"] or 0) - (r["warm_img_per_s"] or 0) for r in rows],
+    ]
     y = range(len(rows))
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 2.0))
-    ax.barh([i + 0.2 for i in y], warm, height=0.4, xerr=err, label="warm (median, min-max)",
-            color="#3b7dd8")
+    ax.barh(
+        [i + 0.2 for i in y],
+        warm,
+        height=0.4,
+        xerr=err,
+        label="warm (median, min-max)",
+        color="#3b7dd8",
+    )
     ax.barh([i - 0.2 for i in y], cold, height=0.4, label="cold (first run)", color="#b8c7dd")
     ax.set_yticks(list(y), labels)
     ax.invert_yaxis()
     ax.set_xlabel("images / second (higher is better)")
     m = result["machine"]
-    ax.set_title(f"ResNet-50 batch inference, {result['data']['images']} images, "
-                 f"{m['cpus']} CPU cores, no GPU, model runtime "
-                 f"{result['settings'].get('backend', 'eager')}", fontsize=10)
+    ax.set_title(
+        f"ResNet-50 batch inference, {result['data']['images']} images, "
+        f"{m['cpus']} CPU cores, no GPU, model runtime "
+        f"{result['settings'].get('backend', 'eager')}",
+        fontsize=10,
+    )
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

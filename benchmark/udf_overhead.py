@@ -49,15 +49,27 @@ DIM = 784
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--arrow-batch", type=int, nargs="+", default=[1024, 10000],
-                    help="spark.sql.execution.arrow.maxRecordsPerBatch values")
-    ap.add_argument("--batch-size", type=int, nargs="+", default=[1024, 8192],
-                    help="predict_batch_udf batch sizes")
+    ap.add_argument(
+        "--arrow-batch",
+        type=int,
+        nargs="+",
+        default=[1024, 10000],
+        help="spark.sql.execution.arrow.maxRecordsPerBatch values",
+    )
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        nargs="+",
+        default=[1024, 8192],
+        help="predict_batch_udf batch sizes",
+    )
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark" / "udf_overhead")
     a = ap.parse_args(argv)
@@ -73,8 +85,12 @@ def make_model():
 
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Linear(DIM, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 10)).eval()
+        torch.nn.Linear(DIM, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 10),
+    ).eval()
 
 
 def make_data(path: Path, rows: int, files: int) -> None:
@@ -90,12 +106,15 @@ def make_data(path: Path, rows: int, files: int) -> None:
     for f in range(files):
         lo, hi = f * per, min(rows, (f + 1) * per)
         x = rng.random((hi - lo, DIM), dtype=np.float32)
-        table = pa.table({
-            "id": pa.array(np.arange(lo, hi, dtype=np.int64)),
-            "x": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM).cast(
-                pa.list_(pa.float32())),
-            "xb": pa.array([r.tobytes() for r in x], type=pa.binary()),
-        })
+        table = pa.table(
+            {
+                "id": pa.array(np.arange(lo, hi, dtype=np.int64)),
+                "x": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM).cast(
+                    pa.list_(pa.float32())
+                ),
+                "xb": pa.array([r.tobytes() for r in x], type=pa.binary()),
+            }
+        )
         pq.write_table(table, path / f"part-{f:03d}.parquet", row_group_size=8192)
 
 
@@ -122,7 +141,7 @@ def _model_shard(path: str, shard: int, nshards: int) -> float:
         model(torch.from_numpy(x[:1024]))  # warm-up
         t0 = time.perf_counter()
         for i in range(0, len(x), 1024):
-            model(torch.from_numpy(x[i:i + 1024]))
+            model(torch.from_numpy(x[i : i + 1024]))
         return time.perf_counter() - t0
 
 
@@ -176,16 +195,21 @@ def stages(batch_sizes):
         "to pandas and back": lambda df: df.select("id", to_pandas("x").alias("n")),
     }
     for b in batch_sizes:
-        zeros = predict_batch_udf(make_zeros, return_type=FloatType(), batch_size=b,
-                                  input_tensor_shapes=[[DIM]])
-        mlp = predict_batch_udf(make_mlp, return_type=ArrayType(FloatType()), batch_size=b,
-                                input_tensor_shapes=[[DIM]])
-        out[f"predict_batch_udf, no model (batch {b})"] = (
-            lambda df, u=zeros: df.select("id", u("x").alias("p")))
-        out[f"predict_batch_udf + MLP (batch {b})"] = (
-            lambda df, u=mlp: df.select("id", u("x").alias("p")))
-    out["binary column + MLP (pandas_udf)"] = (
-        lambda df: df.select("id", binary_mlp("xb").alias("p")))
+        zeros = predict_batch_udf(
+            make_zeros, return_type=FloatType(), batch_size=b, input_tensor_shapes=[[DIM]]
+        )
+        mlp = predict_batch_udf(
+            make_mlp, return_type=ArrayType(FloatType()), batch_size=b, input_tensor_shapes=[[DIM]]
+        )
+        out[f"predict_batch_udf, no model (batch {b})"] = lambda df, u=zeros: df.select(
+            "id", u("x").alias("p")
+        )
+        out[f"predict_batch_udf + MLP (batch {b})"] = lambda df, u=mlp: df.select(
+            "id", u("x").alias("p")
+        )
+    out["binary column + MLP (pandas_udf)"] = lambda df: df.select(
+        "id", binary_mlp("xb").alias("p")
+    )
     return out
 
 
@@ -219,8 +243,11 @@ def main(argv=None) -> int:
     limit = model_alone(data, a.cores, a.rows)
     print(f"model alone, {a.cores} processes x 1 thread: {limit:,.0f} rows/s", flush=True)
 
-    spark = build_session("udf-overhead", master=f"local[{a.cores}]",
-                          conf={"spark.sql.files.maxPartitionBytes": str(64 << 20)})
+    spark = build_session(
+        "udf-overhead",
+        master=f"local[{a.cores}]",
+        conf={"spark.sql.files.maxPartitionBytes": str(64 << 20)},
+    )
     df = spark.read.parquet(str(data))
     runs: dict[tuple[str, int], list[float]] = {}
     todo = list(stages(a.batch_size).items())
@@ -235,8 +262,11 @@ def main(argv=None) -> int:
                     dt = time.perf_counter() - t0
                     if r:
                         runs.setdefault((name, ab), []).append(a.rows / dt)
-                    print(f"  {'warm-up' if not r else f'round {r}'} arrow batch {ab:>6} "
-                          f"{name:<42} {a.rows / dt:>10,.0f} rows/s", flush=True)
+                    print(
+                        f"  {'warm-up' if not r else f'round {r}'} arrow batch {ab:>6} "
+                        f"{name:<42} {a.rows / dt:>10,.0f} rows/s",
+                        flush=True,
+                    )
         agreement = check_outputs(spark, df, todo)
     finally:
         spark.stop()
@@ -245,23 +275,46 @@ def main(argv=None) -> int:
     rows = []
     for (name, ab), vals in runs.items():
         med = statistics.median(vals)
-        rows.append({"stage": name, "arrow_batch": ab, "rows_per_s": med,
-                     "us_x_cores_per_row": a.cores * 1e6 / med, "vs_model_alone": med / limit})
-    lines = [f"{a.rows} rows x {DIM} float32, local[{a.cores}], medians of {a.rounds} rounds; "
-             f"model alone {limit:,.0f} rows/s ({a.cores * 1e6 / limit:.1f} us x cores per row)",
-             "", "| stage | Arrow batch | rows/s | us x cores / row | / model alone |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+        rows.append(
+            {
+                "stage": name,
+                "arrow_batch": ab,
+                "rows_per_s": med,
+                "us_x_cores_per_row": a.cores * 1e6 / med,
+                "vs_model_alone": med / limit,
+            }
+        )
+    lines = [
+        f"{a.rows} rows x {DIM} float32, local[{a.cores}], medians of {a.rounds} rounds; "
+        f"model alone {limit:,.0f} rows/s ({a.cores * 1e6 / limit:.1f} us x cores per row)",
+        "",
+        "| stage | Arrow batch | rows/s | us x cores / row | / model alone |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for x in sorted(rows, key=lambda x: (x["arrow_batch"], -x["rows_per_s"])):
-        lines.append(f"| {x['stage']} | {x['arrow_batch']} | {x['rows_per_s']:,.0f} | "
-                     f"{x['us_x_cores_per_row']:.1f} | {x['vs_model_alone']:.2f} |")
+        lines.append(
+            f"| {x['stage']} | {x['arrow_batch']} | {x['rows_per_s']:,.0f} | "
+            f"{x['us_x_cores_per_row']:.1f} | {x['vs_model_alone']:.2f} |"
+        )
     table = "\n".join(lines)
     print()
     print(table)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "udf_overhead.json").write_text(json.dumps(
-        {"rows": a.rows, "cores": a.cores, "rounds": a.rounds, "model_alone_rows_per_s": limit,
-         "max_abs_diff_vs_model": agreement,
-         "loadavg": os.getloadavg(), "stages": rows, "table_md": table}, indent=1))
+    (a.out / "udf_overhead.json").write_text(
+        json.dumps(
+            {
+                "rows": a.rows,
+                "cores": a.cores,
+                "rounds": a.rounds,
+                "model_alone_rows_per_s": limit,
+                "max_abs_diff_vs_model": agreement,
+                "loadavg": os.getloadavg(),
+                "stages": rows,
+                "table_md": table,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {a.out / 'udf_overhead.json'}")
     return 0
 

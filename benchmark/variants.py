@@ -57,18 +57,18 @@ PRED_SCHEMA = "id string, prediction long, score float"
 
 @dataclass
 class Settings:
-    data: Path                      # the Parquet data set (prepare_dataset.py)
-    out: Path                       # where predictions go
+    data: Path  # the Parquet data set (prepare_dataset.py)
+    out: Path  # where predictions go
     cores: int = os.cpu_count() or 1
-    batch_size: int = 16            # images per model call
-    arrow_batch: int = 64           # spark.sql.execution.arrow.maxRecordsPerBatch
-    task_images: int = 128          # images per Spark task (sets maxPartitionBytes)
+    batch_size: int = 16  # images per model call
+    arrow_batch: int = 64  # spark.sql.execution.arrow.maxRecordsPerBatch
+    task_images: int = 128  # images per Spark task (sets maxPartitionBytes)
     pretrained: bool = False
-    backend: str = "eager"          # model runtime (dl_helpers.acceleration); naive stays eager
-    master: str | None = None       # Spark master (default local[cores])
+    backend: str = "eager"  # model runtime (dl_helpers.acceleration); naive stays eager
+    master: str | None = None  # Spark master (default local[cores])
     malloc_env: dict = field(default_factory=dict)  # the glibc settings every process gets
     profile_dir: Path | None = None  # when set, UDFs record where their time goes
-    images: int = 0                 # filled in by dataset_info()
+    images: int = 0  # filled in by dataset_info()
     data_bytes: int = 0
 
     def dataset_info(self) -> None:
@@ -142,8 +142,12 @@ class SparkRuntime:
             from dl_helpers.spark import build_session
 
             master = self.s.master or f"local[{self.s.cores}]"
-            self.spark = build_session("resnet50-benchmark", master=master, conf=self.conf(),
-                                       tune_malloc=bool(self.s.malloc_env))
+            self.spark = build_session(
+                "resnet50-benchmark",
+                master=master,
+                conf=self.conf(),
+                tune_malloc=bool(self.s.malloc_env),
+            )
             # Ship the workload to executors (local mode finds it on PYTHONPATH as well).
             self.spark.sparkContext.addPyFile(str(HERE / "resnet50.py"))
         return self.spark
@@ -227,18 +231,23 @@ class InProcess(SparkVariant):
 
                 return predict
 
-            classify = predict_batch_udf(make_predict_fn, return_type=pred_struct(),
-                                         batch_size=self.s.batch_size,
-                                         input_tensor_shapes=[[3, R.IMAGE_SIZE, R.IMAGE_SIZE]])
+            classify = predict_batch_udf(
+                make_predict_fn,
+                return_type=pred_struct(),
+                batch_size=self.s.batch_size,
+                input_tensor_shapes=[[3, R.IMAGE_SIZE, R.IMAGE_SIZE]],
+            )
             self._udf = (preprocess_udf, classify)
         return self._udf
 
     def predictions(self):
         preprocess_udf, classify = self._udfs()
         df = self.rt.images_df()
-        return (df.select("id", preprocess_udf("image").alias("x"))
-                  .select("id", classify("x").alias("p"))
-                  .select("id", "p.prediction", "p.score"))
+        return (
+            df.select("id", preprocess_udf("image").alias("x"))
+            .select("id", classify("x").alias("p"))
+            .select("id", "p.prediction", "p.score")
+        )
 
 
 class Fused(SparkVariant):
@@ -280,8 +289,11 @@ class Fused(SparkVariant):
 
     def predictions(self):
         classify = self._udfs()
-        return (self.rt.images_df().select("id", classify("image").alias("p"))
-                .select("id", "p.prediction", "p.score"))
+        return (
+            self.rt.images_df()
+            .select("id", classify("image").alias("p"))
+            .select("id", "p.prediction", "p.score")
+        )
 
 
 # Decode + preprocess seconds of the fused variant in this Python worker since its last flush.
@@ -332,8 +344,11 @@ class Naive(SparkVariant):
 
     def predictions(self):
         classify = self._udfs()
-        return (self.rt.images_df().select("id", classify("image").alias("p"))
-                .select("id", "p.prediction", "p.score"))
+        return (
+            self.rt.images_df()
+            .select("id", classify("image").alias("p"))
+            .select("id", "p.prediction", "p.score")
+        )
 
 
 class TritonVariant(SparkVariant):
@@ -378,13 +393,21 @@ class TritonVariant(SparkVariant):
                 model_name="resnet50",
                 infer_func=[infer] * instances,
                 inputs=[Tensor(name="x", dtype=_np.float32, shape=(3, 224, 224))],
-                outputs=[Tensor(name="prediction", dtype=_np.int64, shape=(1,)),
-                         Tensor(name="score", dtype=_np.float32, shape=(1,))],
+                outputs=[
+                    Tensor(name="prediction", dtype=_np.int64, shape=(1,)),
+                    Tensor(name="score", dtype=_np.float32, shape=(1,)),
+                ],
             )
 
         self.manager = TritonServerManager(
-            spark, bind_model, model_name="resnet50", max_batch_size=self.s.batch_size,
-            instances=instances, server_env=dict(self.s.malloc_env), start_timeout_s=300)
+            spark,
+            bind_model,
+            model_name="resnet50",
+            max_batch_size=self.s.batch_size,
+            instances=instances,
+            server_env=dict(self.s.malloc_env),
+            start_timeout_s=300,
+        )
         self.manager.start()
 
     def reset(self) -> None:
@@ -410,19 +433,25 @@ class TritonVariant(SparkVariant):
 
                 def predict(images: np.ndarray):
                     out = predict_remote(R.preprocess_batch(list(images)))
-                    return {"prediction": out["prediction"].astype(np.int64),
-                            "score": out["score"].astype(np.float32)}
+                    return {
+                        "prediction": out["prediction"].astype(np.int64),
+                        "score": out["score"].astype(np.float32),
+                    }
 
                 return predict
 
-            self._udf = predict_batch_udf(make_predict_fn, return_type=pred_struct(),
-                                          batch_size=self.s.batch_size)
+            self._udf = predict_batch_udf(
+                make_predict_fn, return_type=pred_struct(), batch_size=self.s.batch_size
+            )
         return self._udf
 
     def predictions(self):
         classify = self._udfs()
-        return (self.rt.images_df().select("id", classify("image").alias("p"))
-                .select("id", "p.prediction", "p.score"))
+        return (
+            self.rt.images_df()
+            .select("id", classify("image").alias("p"))
+            .select("id", "p.prediction", "p.score")
+        )
 
     def close(self) -> None:
         if self.manager is not None:
@@ -467,8 +496,13 @@ class RayVariant:
         import ray
 
         env = {**self.s.malloc_env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-        ray.init(num_cpus=self.s.cores, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, runtime_env={"env_vars": env})
+        ray.init(
+            num_cpus=self.s.cores,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"env_vars": env},
+        )
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.print_on_execution_start = False
@@ -487,12 +521,15 @@ class RayVariant:
         # As many blocks as Spark has tasks (task_images each), so both split the work alike.
         blocks = max(cores, -(-s.images // s.task_images))
         ds = ray.data.read_parquet(str(s.data), override_num_blocks=blocks, **light)
-        ds = ds.map_batches(ray_preprocess, batch_size=s.batch_size, batch_format="numpy",
-                            **light)
-        ds = ds.map_batches(RayPredictor, fn_constructor_kwargs={"pretrained": s.pretrained,
-                                                                    "backend": s.backend},
-                            batch_size=s.batch_size, batch_format="numpy",
-                            compute=ray.data.ActorPoolStrategy(size=cores), num_cpus=0.5)
+        ds = ds.map_batches(ray_preprocess, batch_size=s.batch_size, batch_format="numpy", **light)
+        ds = ds.map_batches(
+            RayPredictor,
+            fn_constructor_kwargs={"pretrained": s.pretrained, "backend": s.backend},
+            batch_size=s.batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=cores),
+            num_cpus=0.5,
+        )
         ds.write_parquet(str(out))
         self._runs += 1
 
@@ -512,8 +549,9 @@ class RayVariant:
 # ---------------------------------------------------------------------------------------------
 # The limit: plain Python, one process per core, data in memory
 # ---------------------------------------------------------------------------------------------
-def _limit_worker(conn, pretrained: bool, backend: str, batch_size: int,
-                  prof_dir: str | None) -> None:
+def _limit_worker(
+    conn, pretrained: bool, backend: str, batch_size: int, prof_dir: str | None
+) -> None:
     predictor = None
     images: list = []
     ids: list = []
@@ -533,13 +571,19 @@ def _limit_worker(conn, pretrained: bool, backend: str, batch_size: int,
             prof = _Prof(prof_dir, "limit") if prof_dir else None
             cls_parts, score_parts = [], []
             for i in range(0, len(images), batch_size):
-                c, sc = _classify_jpeg(predictor, images[i:i + batch_size], prof)
+                c, sc = _classify_jpeg(predictor, images[i : i + batch_size], prof)
                 cls_parts.append(c)
                 score_parts.append(sc)
             if prof is not None:
                 prof.flush()
-            conn.send(("done", ids, np.concatenate(cls_parts) if cls_parts else [],
-                       np.concatenate(score_parts) if score_parts else []))
+            conn.send(
+                (
+                    "done",
+                    ids,
+                    np.concatenate(cls_parts) if cls_parts else [],
+                    np.concatenate(score_parts) if score_parts else [],
+                )
+            )
         elif msg[0] == "stop":
             conn.close()
             return
@@ -566,8 +610,11 @@ class LimitVariant:
         prof = str(self.s.profile_dir) if self.s.profile_dir else None
         for _ in range(self.s.cores):
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_limit_worker, args=(child, self.s.pretrained, self.s.backend,
-                                                        self.s.batch_size, prof), daemon=True)
+            p = ctx.Process(
+                target=_limit_worker,
+                args=(child, self.s.pretrained, self.s.backend, self.s.batch_size, prof),
+                daemon=True,
+            )
             p.start()
             self.procs.append(p)
             self.conns.append(parent)
@@ -593,10 +640,16 @@ class LimitVariant:
         import pyarrow.parquet as pq
 
         out.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"id": pa.array(ids, pa.string()),
-                                 "prediction": pa.array(np.concatenate(cls), pa.int64()),
-                                 "score": pa.array(np.concatenate(score), pa.float32())}),
-                       out / "part-00000.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "id": pa.array(ids, pa.string()),
+                    "prediction": pa.array(np.concatenate(cls), pa.int64()),
+                    "score": pa.array(np.concatenate(score), pa.float32()),
+                }
+            ),
+            out / "part-00000.parquet",
+        )
         self._runs += 1
 
     def restart(self) -> None:
@@ -619,9 +672,14 @@ class LimitVariant:
 
 def make_variants(names, s: Settings) -> tuple[dict, SparkRuntime]:
     rt = SparkRuntime(s)
-    table = {"inprocess": lambda: InProcess(s, rt), "fused": lambda: Fused(s, rt),
-             "naive": lambda: Naive(s, rt), "triton": lambda: TritonVariant(s, rt),
-             "ray": lambda: RayVariant(s), "limit": lambda: LimitVariant(s)}
+    table = {
+        "inprocess": lambda: InProcess(s, rt),
+        "fused": lambda: Fused(s, rt),
+        "naive": lambda: Naive(s, rt),
+        "triton": lambda: TritonVariant(s, rt),
+        "ray": lambda: RayVariant(s),
+        "limit": lambda: LimitVariant(s),
+    }
     return {n: table[n]() for n in names}, rt
 
 

@@ -119,8 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("notebook")
     ap.add_argument("--output-dir", default="output/run")
-    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                    metavar=("NAME", "VALUE"), help="notebook parameter (VALUE parsed as JSON)")
+    ap.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="notebook parameter (VALUE parsed as JSON)",
+    )
     ap.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT)
     args = ap.parse_args(argv)
     params = {k: _parse_value(v) for k, v in args.parameter}

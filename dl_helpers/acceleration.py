@@ -553,9 +553,11 @@ def _auto(build, inputs, device, dtypes, budget_s, min_speedup, threads, quiet) 
             if not status.available:
                 notes[name] = f"not measured: {status.reason}"
             elif name == TORCH_COMPILE and left < TORCH_COMPILE_MIN_BUDGET_S:
-                notes[name] = (f"not measured: compiling takes tens of seconds or more per "
-                               f"process; {left:.0f} s of the {budget_s:.0f} s budget left, "
-                               f"{TORCH_COMPILE_MIN_BUDGET_S:.0f} s needed (budget_s=...)")
+                notes[name] = (
+                    f"not measured: compiling takes tens of seconds or more per "
+                    f"process; {left:.0f} s of the {budget_s:.0f} s budget left, "
+                    f"{TORCH_COMPILE_MIN_BUDGET_S:.0f} s needed (budget_s=...)"
+                )
             elif name != EAGER and left <= 0:
                 notes[name] = f"not measured: the {budget_s:.0f} s budget is spent"
             else:
@@ -575,8 +577,7 @@ def _auto(build, inputs, device, dtypes, budget_s, min_speedup, threads, quiet) 
     best = min(per_batch, key=per_batch.get)
     speedup = eager_t / per_batch[best]
     if best != EAGER and speedup < min_speedup:
-        why = (f"{best} was {speedup:.2f}x eager, under the {min_speedup:.2f}x needed to leave "
-               "eager")
+        why = f"{best} was {speedup:.2f}x eager, under the {min_speedup:.2f}x needed to leave eager"
         best = EAGER
     elif best == EAGER:
         why = "nothing ran faster than eager"
@@ -591,9 +592,11 @@ def _auto(build, inputs, device, dtypes, budget_s, min_speedup, threads, quiet) 
         if name in per_batch:
             t = per_batch[name]
             diff = built[name][1]
-            lines.append(f"  {name:14s} {t * 1e3:10.2f} ms/batch  {n / t:10.1f} rows/s  "
-                         f"{eager_t / t:5.2f}x eager  max |diff| {diff:.1e}  "
-                         f"built in {built[name][2]:.1f} s  ({len(times[name])} runs)")
+            lines.append(
+                f"  {name:14s} {t * 1e3:10.2f} ms/batch  {n / t:10.1f} rows/s  "
+                f"{eager_t / t:5.2f}x eager  max |diff| {diff:.1e}  "
+                f"built in {built[name][2]:.1f} s  ({len(times[name])} runs)"
+            )
         else:
             lines.append(f"  {name:14s} {notes[name]}")
     lines.append(f"chose {best}: {why}")

@@ -253,8 +253,11 @@ def _missing_rows(x):
 
     def missing(v):
         if isinstance(v, np.ndarray):
-            return v.dtype.kind in "fc" and bool(np.isnan(v).any()) or (
-                v.dtype.kind == "O" and bool(pd.isna(v).any()))
+            return (
+                v.dtype.kind in "fc"
+                and bool(np.isnan(v).any())
+                or (v.dtype.kind == "O" and bool(pd.isna(v).any()))
+            )
         return v is None or (isinstance(v, float) and v != v)
 
     flat = x.reshape(n, -1)
@@ -418,8 +421,7 @@ def checked_predict_batch_udf(
             return _with_reason(udf(packed), scalar_columns_reason(columns), flagged)
         if not quarantine:
             checked = [
-                check_column(c, column_name(c, i), shape_for(i), rid)
-                for i, c in enumerate(columns)
+                check_column(c, column_name(c, i), shape_for(i), rid) for i, c in enumerate(columns)
             ]
             return udf(*checked)
         names = [column_name(c, i) for i, c in enumerate(columns)]

@@ -192,7 +192,7 @@ def _clean(fs: _FileSystem, plan_chunks: int) -> list[str]:
         fs.delete(TEMP_DIR)
     done = committed_chunks(fs)
     for name in fs.names():
-        if name.startswith(CHUNK_PREFIX) and int(name[len(CHUNK_PREFIX):]) not in done:
+        if name.startswith(CHUNK_PREFIX) and int(name[len(CHUNK_PREFIX) :]) not in done:
             removed.append(fs.uri(name))
             fs.delete(name)
     for name in fs.names(MARKERS_DIR):

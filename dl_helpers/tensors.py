@@ -386,7 +386,7 @@ class _BatchedPredict:
             parts = []
             for lo in range(0, n, self.batch_size):
                 # A copy per model batch: predict gets writable arrays, as from predict_batch_udf.
-                xs = [np.array(x[lo:lo + self.batch_size]) for x in inputs]
+                xs = [np.array(x[lo : lo + self.batch_size]) for x in inputs]
                 m = len(xs[0])
                 parts.append(arrow_result(predict(*xs), self.return_type, m))
             yield parts[0] if len(parts) == 1 else pa.concat_arrays(parts)

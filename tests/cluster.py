@@ -73,9 +73,8 @@ def isolation_error() -> str | None:
         capture_output=True, text=True,
     )  # fmt: skip
     if probe.returncode != 0:
-        return (
-            "mount/UTS namespaces are not permitted here (needs root or user namespaces): "
-            + (probe.stderr.strip() or f"exit {probe.returncode}")
+        return "mount/UTS namespaces are not permitted here (needs root or user namespaces): " + (
+            probe.stderr.strip() or f"exit {probe.returncode}"
         )
     return None
 
@@ -216,8 +215,9 @@ class StandaloneCluster:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cores", type=int, default=1)
     ap.add_argument("--hide", action="append", default=[], help="a driver folder to hide")

@@ -91,8 +91,8 @@ def cluster(gpu_script: str, model_dir: str) -> None:
         per_exec[r.key] = per_exec.get(r.key, 0) + 1
     result["rows_per_executor"] = per_exec
     for s in result["servers"].values():
-        s["posts"] = Path(s["log"]).read_text("utf-8", "replace").count(
-            '"POST /v1/chat/completions'
+        s["posts"] = (
+            Path(s["log"]).read_text("utf-8", "replace").count('"POST /v1/chat/completions')
         )
     servers.stop()
     result["stop_s"] = servers.timings["stop_s"]

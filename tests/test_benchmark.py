@@ -36,8 +36,9 @@ def _tree_digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("ds") / "data"
-    prepare_dataset.main(["--synthetic", "20", "--output", str(out), "--files", "3",
-                          "--row-group", "4", "--quiet"])
+    prepare_dataset.main(
+        ["--synthetic", "20", "--output", str(out), "--files", "3", "--row-group", "4", "--quiet"]
+    )
     return out
 
 
@@ -61,10 +62,12 @@ def test_synthetic_dataset_is_imagenet_like(small_dataset):
 
 def test_synthetic_images_are_reproducible():
     photos = prepare_dataset._sample_photos()
-    assert prepare_dataset.synthetic_image(7, 0, photos) == \
-        prepare_dataset.synthetic_image(7, 0, photos)
-    assert prepare_dataset.synthetic_image(7, 0, photos) != \
-        prepare_dataset.synthetic_image(8, 0, photos)
+    assert prepare_dataset.synthetic_image(7, 0, photos) == prepare_dataset.synthetic_image(
+        7, 0, photos
+    )
+    assert prepare_dataset.synthetic_image(7, 0, photos) != prepare_dataset.synthetic_image(
+        8, 0, photos
+    )
 
 
 def test_refuses_existing_output(small_dataset):
@@ -79,8 +82,9 @@ def test_overwrite_only_replaces_its_own_folder(tmp_path):
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(SystemExit, match="did not make it"):
-        prepare_dataset.main(["--synthetic", "4", "--output", str(foreign), "--overwrite",
-                              "--quiet"])
+        prepare_dataset.main(
+            ["--synthetic", "4", "--output", str(foreign), "--overwrite", "--quiet"]
+        )
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
@@ -92,8 +96,9 @@ def test_tar_input_is_read_only_and_never_written_into(tmp_path, small_dataset):
     src.mkdir()
     tar_path = src / "val.tar"
     with tarfile.open(tar_path, "w") as tar:
-        for ident, data in zip(table.column("id").to_pylist()[:6],
-                               table.column("image").to_pylist()[:6], strict=True):
+        for ident, data in zip(
+            table.column("id").to_pylist()[:6], table.column("image").to_pylist()[:6], strict=True
+        ):
             info = tarfile.TarInfo(ident)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -103,8 +108,9 @@ def test_tar_input_is_read_only_and_never_written_into(tmp_path, small_dataset):
         with pytest.raises(SystemExit, match="overlap"):
             prepare_dataset.main(["--images-dir", str(src), "--output", str(bad), "--quiet"])
     out = tmp_path / "out"
-    prepare_dataset.main(["--imagenet-tar", str(tar_path), "--output", str(out), "--limit", "5",
-                          "--quiet"])
+    prepare_dataset.main(
+        ["--imagenet-tar", str(tar_path), "--output", str(out), "--limit", "5", "--quiet"]
+    )
     assert _tree_digest(src) == before
     got = pq.read_table(out)
     assert got.num_rows == 5
@@ -119,9 +125,13 @@ def test_resnet50_matches_torchvision_architecture():
     # torchvision.models.resnet50(): 25,557,032 parameters, these names (its checkpoint loads).
     assert sum(p.numel() for p in model.parameters()) == 25_557_032
     assert len(state) == 320
-    for key, shape in {"conv1.weight": (64, 3, 7, 7), "layer1.0.downsample.0.weight":
-                       (256, 64, 1, 1), "layer2.0.conv2.weight": (128, 128, 3, 3),
-                       "layer4.2.bn3.running_var": (2048,), "fc.weight": (1000, 2048)}.items():
+    for key, shape in {
+        "conv1.weight": (64, 3, 7, 7),
+        "layer1.0.downsample.0.weight": (256, 64, 1, 1),
+        "layer2.0.conv2.weight": (128, 128, 3, 3),
+        "layer4.2.bn3.running_var": (2048,),
+        "fc.weight": (1000, 2048),
+    }.items():
         assert tuple(state[key].shape) == shape
     # v1.5: the stride sits in the 3x3 convolution of the first block of a stage.
     assert model.layer2[0].conv2.stride == (2, 2) and model.layer2[0].conv1.stride == (1, 1)
@@ -180,8 +190,17 @@ def test_every_variant_writes_one_prediction_per_image(tmp_path, no_triton_left)
     """run.py --smoke at 24 images: every variant (Spark in-process, fused, Triton, naive, Ray
     Data, the limit) writes exactly one prediction per image, and all agree on the scores."""
     images = 24
-    cmd = [sys.executable, str(BENCH / "run.py"), "--images", str(images), "--variants", "all",
-           "--smoke", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "run.py"),
+        "--images",
+        str(images),
+        "--variants",
+        "all",
+        "--smoke",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     result = json.loads((tmp_path / "results.json").read_text())
@@ -207,9 +226,27 @@ def test_model_throughput_measures_each_backend_and_skips_tensorrt_on_cpu(tmp_pa
     """model_throughput.py on the CPU: eager and ONNX Runtime are measured (ONNX checked
     against eager), TensorRT is listed as unavailable with the reason, never replaced."""
     out = tmp_path / "mt.json"
-    cmd = [sys.executable, str(BENCH / "model_throughput.py"), "--device", "cpu",
-           "--backends", "eager", "onnxruntime", "tensorrt", "--batch-sizes", "1", "2",
-           "--rounds", "2", "--seconds", "0.01", "--warmup", "1", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "model_throughput.py"),
+        "--device",
+        "cpu",
+        "--backends",
+        "eager",
+        "onnxruntime",
+        "tensorrt",
+        "--batch-sizes",
+        "1",
+        "2",
+        "--rounds",
+        "2",
+        "--seconds",
+        "0.01",
+        "--warmup",
+        "1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     result = json.loads(out.read_text())
@@ -233,9 +270,13 @@ def test_model_throughput_refuses_gpu_only_options_on_cpu():
     if not torch.cuda.is_available():
         cases.append(["--device", "cuda"])
     for args in cases:
-        proc = subprocess.run([sys.executable, str(BENCH / "model_throughput.py"),
-                               "--backends", "eager", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, str(BENCH / "model_throughput.py"), "--backends", "eager", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode != 0, args
         assert "CUDA" in proc.stderr, (args, proc.stderr[-2000:])
 
@@ -244,15 +285,33 @@ def test_model_throughput_refuses_gpu_only_options_on_cpu():
 @pytest.mark.spark
 @pytest.mark.slow
 def test_udf_overhead_measures_every_stage_and_outputs_match_the_model(tmp_path):
-    cmd = [sys.executable, str(BENCH / "udf_overhead.py"), "--rows", "3000", "--rounds", "1",
-           "--arrow-batch", "512", "--batch-size", "256", "--cores", "2", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "udf_overhead.py"),
+        "--rows",
+        "3000",
+        "--rounds",
+        "1",
+        "--arrow-batch",
+        "512",
+        "--batch-size",
+        "256",
+        "--cores",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     result = json.loads((tmp_path / "udf_overhead.json").read_text())
     stages = {s["stage"] for s in result["stages"]}
-    assert stages == {"scan (JVM only)", "to pandas and back",
-                      "predict_batch_udf, no model (batch 256)",
-                      "predict_batch_udf + MLP (batch 256)", "binary column + MLP (pandas_udf)"}
+    assert stages == {
+        "scan (JVM only)",
+        "to pandas and back",
+        "predict_batch_udf, no model (batch 256)",
+        "predict_batch_udf + MLP (batch 256)",
+        "binary column + MLP (pandas_udf)",
+    }
     assert all(s["rows_per_s"] > 0 and s["arrow_batch"] == 512 for s in result["stages"])
     assert result["model_alone_rows_per_s"] > 0
     # Both MLP paths (array column through predict_batch_udf, raw bytes) compute the model.
@@ -319,19 +378,33 @@ def test_tree_cpu_counts_the_processes_it_starts():
 @pytest.mark.spark
 @pytest.mark.slow
 def test_mlp_fast_path_measures_every_pipeline_and_outputs_match_the_model(tmp_path):
-    cmd = [sys.executable, str(BENCH / "mlp_fast_path.py"), "--rows", "2000", "--rounds", "1",
-           "--partitions", "2", "--cores", "2", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "mlp_fast_path.py"),
+        "--rows",
+        "2000",
+        "--rounds",
+        "1",
+        "--partitions",
+        "2",
+        "--cores",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     result = json.loads((tmp_path / "mlp_fast_path.json").read_text())
-    assert sorted(result["runs"]) == sorted(["fast path", "predict_batch_udf", "no-op Arrow UDF",
-                                             "model alone"])
+    assert sorted(result["runs"]) == sorted(
+        ["fast path", "predict_batch_udf", "no-op Arrow UDF", "model alone"]
+    )
     assert all(len(v) == 1 and v[0] > 0 for v in result["runs"].values())
     r = result["per_round"][0]
     noop, alone = result["runs"]["no-op Arrow UDF"][0], result["runs"]["model alone"][0]
     assert r["ceiling"] == pytest.approx(1 / (1 / noop + 1 / alone))
     assert r["fast_vs_standard"] == pytest.approx(
-        result["runs"]["fast path"][0] / result["runs"]["predict_batch_udf"][0])
+        result["runs"]["fast path"][0] / result["runs"]["predict_batch_udf"][0]
+    )
     # Both paths compute the model; on the same batches they agree bit for bit.
     assert result["max_abs_diff_fast_vs_model"] < 1e-5
     assert result["max_abs_diff_standard_vs_model"] < 1e-5

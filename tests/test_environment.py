@@ -54,8 +54,9 @@ def test_master_from_environment_and_argument_precedence():
 
 
 def test_databricks_wins_over_master():
-    p = detect_platform({"DATABRICKS_RUNTIME_VERSION": "15.4", "SPARK_MASTER": "local[2]"},
-                        markers=NO_MARKERS)
+    p = detect_platform(
+        {"DATABRICKS_RUNTIME_VERSION": "15.4", "SPARK_MASTER": "local[2]"}, markers=NO_MARKERS
+    )
     assert p.name == DATABRICKS and p.managed and p.master is None
 
 

@@ -153,8 +153,9 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
 
 @pytest.mark.spark
 def test_server_killed_mid_job_fails_fast(spark, tiny_model, no_server_left):  # noqa: F811
-    with OpenAIServerManager(spark, str(tiny_model), start_timeout_s=240,
-                             server_env=ONE_THREAD) as servers:
+    with OpenAIServerManager(
+        spark, str(tiny_model), start_timeout_s=240, server_env=ONE_THREAD
+    ) as servers:
         (info,) = servers.servers.values()
         tree = _tree(info.pid)
         killed_at = {}

@@ -111,8 +111,9 @@ def test_driver_written_tensors_and_struct_output(spark, tmp_path):
 
         return predict
 
-    rtype = StructType([StructField("label", LongType()), StructField("scores",
-                                                                      ArrayType(FloatType()))])
+    rtype = StructType(
+        [StructField("label", LongType()), StructField("scores", ArrayType(FloatType()))]
+    )
     f = tensor_predict_udf(make, return_type=rtype, batch_size=4,
                            input_tensor_shapes=[tensor_spec(df, "x")])  # fmt: skip
     pdf = df.select("id", f("x").alias("p")).select("id", "p.*").toPandas().sort_values("id")
@@ -125,8 +126,12 @@ def test_driver_written_tensors_and_struct_output(spark, tmp_path):
 def test_batch_of_one(spark, tmp_path, batch_size):
     x = RNG.random((1, 12), dtype=np.float32)
     df = frame(spark, tmp_path, x, partitions=1)
-    f = tensor_predict_udf(make_predict_fn(), return_type=ArrayType(FloatType()),
-                           batch_size=batch_size, input_tensor_shapes=[tensor_spec(df, "x")])
+    f = tensor_predict_udf(
+        make_predict_fn(),
+        return_type=ArrayType(FloatType()),
+        batch_size=batch_size,
+        input_tensor_shapes=[tensor_spec(df, "x")],
+    )
     ids, out = collect(df.select("id", f("x").alias("out")))
     assert out.shape == (1, 3)
     np.testing.assert_allclose(out, x @ WEIGHTS, rtol=1e-5)
@@ -168,13 +173,23 @@ FLOAT12 = TensorSpec("float32", (12,))
 
 
 def fast(spec=FLOAT12, row_id="id"):
-    return tensor_predict_udf(make_predict_fn(), return_type=ArrayType(FloatType()),
-                              batch_size=4, input_tensor_shapes=[spec], row_id=row_id)
+    return tensor_predict_udf(
+        make_predict_fn(),
+        return_type=ArrayType(FloatType()),
+        batch_size=4,
+        input_tensor_shapes=[spec],
+        row_id=row_id,
+    )
 
 
 def standard(row_id="id"):
-    return checked_predict_batch_udf(make_predict_fn(), return_type=ArrayType(FloatType()),
-                                     batch_size=4, input_tensor_shapes=[[12]], row_id=row_id)
+    return checked_predict_batch_udf(
+        make_predict_fn(),
+        return_type=ArrayType(FloatType()),
+        batch_size=4,
+        input_tensor_shapes=[[12]],
+        row_id=row_id,
+    )
 
 
 def arrays(spark, rows):

@@ -192,7 +192,8 @@ def start_on_executors(sc, kind: ServerKind, launch: LaunchSettings, manager_id:
     if conf.get("spark.dynamicAllocation.enabled", "false").lower() == "true":
         log.warning(
             "dynamic allocation is on: executors added later have no %s server (their tasks "
-            "fail with a clear error); turn it off for model servers", kind.display
+            "fail with a clear error); turn it off for model servers",
+            kind.display,
         )
     execs = wait_for_executors(sc, expected_executors(sc, num_executors), launch.start_timeout_s)
     results = per_executor_job(
