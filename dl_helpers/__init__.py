@@ -17,7 +17,13 @@ Modules, one idea each:
 - ``inference``: input checks for predict_batch_udf functions; bad rows failed or quarantined
 - ``tensors``: tensor columns (raw bytes + dtype/shape) and the fast predict UDF that reads them
 - ``images``: encoded images in, decode + preprocessing + model in one UDF (the fused design)
-- ``triton``: Triton Inference Server (PyTriton) lifecycle on a Spark cluster
+- ``servers``: one per-executor server lifecycle shared by every kind of model server (Triton,
+  OpenAI-compatible: ``transformers serve``, vLLM), one idea per module
+- ``triton``: Triton Inference Server (PyTriton) on a Spark cluster: the notebooks' short import
+- ``llm_serving``: OpenAI-compatible servers per executor: the notebooks' short import
+- ``llm_models``: a chat model by name, or SmolLM2 offline, and the plain folder servers load
+- ``llm_generation``: batched greedy generation with the chat template, prompts checked per row
+- ``llm_structured``: JSON answers parsed into a struct, the rows the model did not follow reported
 - ``acceleration``: compiling torch models (TensorRT on GPU; on CPU, "auto" measures ONNX Runtime
   and torch.compile against eager)
 - ``progress``: a live progress bar of a running Spark job (tasks, rows/s, time left)
