@@ -24,6 +24,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -39,6 +40,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from process_cpu import TreeCPU  # noqa: E402 (after the path is set)
 
+from dl_helpers.progress import SparkProgress  # noqa: E402
 from dl_helpers.spark import MALLOC_ENV  # noqa: E402
 
 
@@ -64,6 +66,11 @@ def parse_args(argv=None):
     )
     ap.add_argument("--repeats", type=int, default=3, help="warm rounds (0: cold runs only)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold runs")
+    ap.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live progress lines while a Spark variant runs (dl_helpers.progress)",
+    )
     ap.add_argument(
         "--smoke",
         action="store_true",
@@ -280,7 +287,16 @@ def main(argv=None) -> dict:
         out = s.out / name / f"{phase}{round_}"
         V.clear(out)
         cold = v.cold()
-        with TreeCPU(roots=getattr(v, "extra_pids", lambda: [])()) as meter:
+        # A long run shows how far it is (tasks, images/s, time left); polled every 2 s by a
+        # driver thread, so every Spark variant carries the same small cost.
+        session = getattr(getattr(v, "rt", None), "spark", None)
+        progress = contextlib.nullcontext()
+        if session is not None and not args.no_progress:
+            progress = SparkProgress(
+                session, total=len(ids), unit="images", label=f"{name} {phase}{round_}",
+                interval=2.0,
+            )  # fmt: skip
+        with TreeCPU(roots=getattr(v, "extra_pids", lambda: [])()) as meter, progress:
             t0 = time.perf_counter()
             v.run(out)
             sec = time.perf_counter() - t0
