@@ -35,6 +35,16 @@ def _tree(pid: int) -> list[int]:
     return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie; a process that exits while it is looked at is not running."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def cluster(gpu_script: str, model_dir: str) -> None:
     import psutil
     from pyspark.ml.functions import predict_batch_udf
@@ -97,8 +107,7 @@ def cluster(gpu_script: str, model_dir: str) -> None:
     servers.stop()
     result["stop_s"] = servers.timings["stop_s"]
     result["left_after_stop"] = [
-        pid for s in result["servers"].values() for pid in s["tree"] if psutil.pid_exists(pid)
-        and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        pid for s in result["servers"].values() for pid in s["tree"] if _running(pid)
     ]  # fmt: skip
     print("RESULT " + json.dumps(result), flush=True)
 

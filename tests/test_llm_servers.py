@@ -227,7 +227,13 @@ def _read_line(proc: subprocess.Popen, prefix: str, timeout_s: float, seen: list
     t.join(timeout_s)
     if "v" not in box:
         proc.kill()
-        raise AssertionError(f"no {prefix} line in {timeout_s} s:\n" + "".join(seen[-60:]))
+        # A Python traceback may be followed by many lines of Spark's shutdown: show it too.
+        start = next((i for i, x in enumerate(seen) if x.startswith("Traceback")), None)
+        trace = "".join(seen[start : start + 40]) if start is not None else ""
+        raise AssertionError(
+            f"no {prefix} line in {timeout_s} s (exit {proc.poll()}):\n{trace}\n...\n"
+            + "".join(seen[-60:])
+        )
     return box["v"]
 
 
