@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TORCH_STAMP := $(ENVS)/torch/.installed
 TF_STAMP    := $(ENVS)/tf/.installed
 
-.PHONY: help envs env-torch env-tf run test test-unit lint lab wheel clean
+.PHONY: help envs env-torch env-tf run test test-unit test-tf lint lab wheel clean
 
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
@@ -38,8 +38,11 @@ run: $(TORCH_STAMP)
 
 test: $(TORCH_STAMP) $(TF_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests $(PYTEST_ARGS)
-	# TensorFlow-only unit tests (the TF notebooks' stand-ins); the notebooks run above.
-	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py -m "not slow" $(PYTEST_ARGS)
+
+# The TensorFlow-only unit tests (the TF notebooks' stand-ins, which the notebook tests also run
+# end to end): in the tf environment.
+test-tf: $(TF_STAMP)
+	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py $(PYTEST_ARGS)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)

@@ -37,14 +37,6 @@ def check(r, on_cluster):
 @pytest.mark.tf
 @pytest.mark.triton
 @pytest.mark.slow
-def test_image_classification_tf(run_nb, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS)["results"], on_cluster=False)
-
-
-@pytest.mark.notebook
-@pytest.mark.tf
-@pytest.mark.triton
-@pytest.mark.slow
 @pytest.mark.cluster
 def test_image_classification_tf_cluster(run_nb, cluster, no_triton_left):
     check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
