@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -137,19 +138,42 @@ def build_session(
     conf: Mapping[str, str] | None = None,
     tune_malloc: bool = False,
     log_level: str = "ERROR",
+    remote: str | None = None,
 ):
     """Return a SparkSession ready for batch inference.
 
-    - Databricks: the notebook's ``spark`` session, unchanged (its conf is the cluster's).
+    - Databricks: the notebook's ``spark`` session, unchanged (its conf is the cluster's; on
+      shared access mode and serverless compute it is a Spark Connect session).
     - Dataproc: the active session or one built on YARN with the cluster's defaults.
     - Otherwise ``master`` (argument, else $SPARK_MASTER / $MASTER, else ``local[*]``), with
       Arrow, worker reuse and the driver's Python for workers on this host.
+
+    ``remote`` (else $SPARK_REMOTE) asks for a Spark Connect session instead:
+
+    - ``"sc://host:port"``: connect to a running Connect server. Only the settings a client may
+      change (runtime SQL settings such as Arrow's) are applied; the rest are the server's.
+    - ``"local"``: start a Connect server in this process on ``master`` (as above), with every
+      setting applied, and connect to it; ``"local[4]"`` is short for ``remote="local",
+      master="local[4]"``.
 
     ``conf`` entries override the defaults. ``tune_malloc`` applies the glibc allocator settings
     that speed up CPU inference of large models (see ``MALLOC_ENV``).
     """
     from pyspark.sql import SparkSession
 
+    remote = remote if remote is not None else os.environ.get("SPARK_REMOTE") or None
+    if remote and remote.startswith("local") and remote != "local":
+        if master and master != remote:
+            raise ValueError(
+                f"remote={remote!r} names its own master; give remote='local' with "
+                f"master={master!r}, or one of them"
+            )
+        master, remote = remote, "local"
+    if remote and remote != "local" and not remote.startswith("sc://"):
+        raise ValueError(
+            f"remote={remote!r}: expected 'sc://host:port' (a running Spark Connect server) or "
+            "'local' / 'local[N]' (start one in this process)"
+        )
     settings = session_settings(master, conf, tune_malloc=tune_malloc)
     platform = settings.platform
     for k, v in settings.env.items():
@@ -162,32 +186,127 @@ def build_session(
         log.info("Databricks detected: using the cluster's SparkSession")
         return spark
 
+    if remote and remote.startswith("sc://"):
+        return _connect_to_server(remote, app_name, settings.conf)
+
     builder = SparkSession.builder.appName(app_name)
-    if platform.master and platform.name != DATAPROC:
+    if remote == "local":
+        # PySpark starts a Connect server in this process on the master (a SparkContext with
+        # every setting below) and connects to it.
+        builder = builder.config("spark.api.mode", "connect")
+        builder = builder.master(platform.master or "local[*]")
+    elif platform.master and platform.name != DATAPROC:
         builder = builder.master(platform.master)
     for k, v in settings.conf.items():
         builder = builder.config(k, v)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(log_level)
-    log.info("SparkSession on %s (%s)", platform.name, spark.sparkContext.master)
+    with warnings.catch_warnings():
+        # A local Connect server takes every setting at start; the client then warns that it
+        # cannot change the static ones again.
+        warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
+        spark = builder.getOrCreate()
+    _set_log_level(spark, log_level)
+    log.info("SparkSession on %s (%s)%s", platform.name, session_master(spark),
+             " over Spark Connect" if is_connect(spark) else "")  # fmt: skip
     return spark
+
+
+def _connect_to_server(url: str, app_name: str, conf: Mapping[str, str]):
+    """A session on a running Connect server; applies the settings a client may change."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    skipped = []
+    for k, v in conf.items():
+        try:
+            if spark.conf.isModifiable(k):
+                spark.conf.set(k, v)
+                continue
+        except Exception:  # noqa: S110 - not a SQL setting: the server's to decide
+            pass
+        skipped.append(k)
+    if skipped:
+        log.info("Spark Connect server %s keeps its own %s", url, ", ".join(sorted(skipped)))
+    return spark
+
+
+def _set_log_level(spark, log_level: str) -> None:
+    sc = context_or_none(spark)
+    if sc is None:
+        # A Connect server started in this process has its SparkContext here too.
+        from pyspark import SparkContext
+
+        sc = SparkContext._active_spark_context
+    if sc is not None:
+        sc.setLogLevel(log_level)
+
+
+def is_connect(spark) -> bool:
+    """True for a Spark Connect session (no SparkContext on this side)."""
+    try:
+        from pyspark.sql.utils import is_remote
+
+        if type(spark).__module__.startswith("pyspark.sql.connect"):
+            return True
+        return bool(is_remote()) and getattr(spark, "_sc", None) is None
+    except ImportError:  # PySpark without Connect support
+        return False
+
+
+def context_or_none(spark):
+    """The session's SparkContext, or None on Spark Connect (where it does not exist)."""
+    if is_connect(spark):
+        return None
+    return spark.sparkContext
+
+
+def require_context(spark, what: str):
+    """The session's SparkContext; on Spark Connect a clear error naming what needs it."""
+    sc = context_or_none(spark)
+    if sc is None:
+        raise SparkConnectUnsupported(
+            f"{what} needs a classic SparkSession (a SparkContext), and this is a Spark Connect "
+            "session, which has none. Use a classic session for it (build_session without "
+            "remote / SPARK_REMOTE), or the DataFrame-based alternative named in the docs."
+        )
+    return sc
+
+
+class SparkConnectUnsupported(RuntimeError):
+    """Something was asked of a Spark Connect session that only a classic session can do."""
 
 
 def session_master(spark) -> str:
     """The session's master URL, on a classic session or over Spark Connect."""
-    sc = getattr(spark, "_sc", None)
+    sc = context_or_none(spark)
     if sc is not None:
         return sc.master
     return spark.conf.get("spark.master", "local[*]")
 
 
+def default_parallelism(spark) -> int:
+    """Cores Spark runs tasks on (``defaultParallelism``), on a classic or a Connect session."""
+    sc = context_or_none(spark)
+    if sc is not None:
+        return int(sc.defaultParallelism)
+    value = spark.conf.get("spark.default.parallelism", None)
+    if value:
+        return int(value)
+    from pyspark.sql import functions as F
+
+    # Without the setting: spark.range with no partition count has defaultParallelism
+    # partitions (one job; every partition of 65,536 rows is non-empty).
+    parts = spark.range(0, 1 << 16).select(F.spark_partition_id().alias("p")).distinct()
+    return int(parts.count())
+
+
 def describe(spark) -> dict[str, str]:
     """A short description of a session, for notebook output and recorded results."""
-    sc = spark.sparkContext
+    master = session_master(spark)
     return {
         "spark_version": spark.version,
-        "master": sc.master,
-        "default_parallelism": str(sc.defaultParallelism),
+        "master": master,
+        "default_parallelism": str(default_parallelism(spark)),
         "python": os.environ.get("PYSPARK_PYTHON", sys.executable),
-        "platform": detect_platform(master=sc.master).name,
+        "platform": detect_platform(master=master).name,
+        "connect": str(is_connect(spark)).lower(),
     }
