@@ -189,6 +189,21 @@ def build_session(
     if remote and remote.startswith("sc://"):
         return _connect_to_server(remote, app_name, settings.conf)
 
+    # PySpark refuses a master while $SPARK_REMOTE is set, and would start a "local" server on
+    # plain "local" (one core): the master given here wins, the variable is set aside meanwhile.
+    saved_remote = os.environ.pop("SPARK_REMOTE", None) if remote == "local" else None
+    try:
+        spark = _build_classic_or_local_connect(SparkSession, app_name, platform, settings, remote)
+    finally:
+        if saved_remote is not None:
+            os.environ["SPARK_REMOTE"] = saved_remote
+    _set_log_level(spark, log_level)
+    log.info("SparkSession on %s (%s)%s", platform.name, session_master(spark),
+             " over Spark Connect" if is_connect(spark) else "")  # fmt: skip
+    return spark
+
+
+def _build_classic_or_local_connect(SparkSession, app_name, platform, settings, remote):
     builder = SparkSession.builder.appName(app_name)
     if remote == "local":
         # PySpark starts a Connect server in this process on the master (a SparkContext with
@@ -203,11 +218,7 @@ def build_session(
         # A local Connect server takes every setting at start; the client then warns that it
         # cannot change the static ones again.
         warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
-        spark = builder.getOrCreate()
-    _set_log_level(spark, log_level)
-    log.info("SparkSession on %s (%s)%s", platform.name, session_master(spark),
-             " over Spark Connect" if is_connect(spark) else "")  # fmt: skip
-    return spark
+        return builder.getOrCreate()
 
 
 def _connect_to_server(url: str, app_name: str, conf: Mapping[str, str]):

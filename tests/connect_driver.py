@@ -1,11 +1,11 @@
 """A Spark Connect client program for tests/test_connect.py (a process of its own: PySpark keeps
 one session kind per process, and the other tests hold a classic session).
 
-``in-process``: ``build_session(remote="local", master="local[2]")`` starts a real Connect
-server in this process; ``server URL``: connect to a Connect server the test started with the
-pip package's ``sbin/start-connect-server.sh``. Both check the session, the input checks, and a
-Triton server per executor (start, infer, stop; a failed block; ``stop_all_servers``), and
-print ``RESULT {json}``.
+``in-process``: ``build_session(master="local[2]")`` with ``SPARK_REMOTE=local`` starts a real
+Connect server in this process; ``server URL``: connect to a Connect server the test started with the
+pip package's ``sbin/start-connect-server.sh``. Both check the session, the input checks and a
+Triton server per executor (start, infer, stop); in-process also a failed block and
+``stop_all_servers``. Prints ``RESULT {json}``.
 """
 
 from __future__ import annotations
@@ -91,10 +91,11 @@ def _input_checks(spark) -> dict:
     udf = checked_predict_batch_udf(_make_predict_fn, return_type=FloatType(), batch_size=4,
                                     input_tensor_shapes=[[12]], row_id="id")  # fmt: skip
     x = np.random.default_rng(0).random((10, 12), dtype=np.float32)
-    df = spark.createDataFrame([(i, x[i].tolist()) for i in range(10)], "id long, data array<float>")
+    schema = "id long, data array<float>"
+    df = spark.createDataFrame([(i, x[i].tolist()) for i in range(10)], schema)
     out = df.select("id", udf("data").alias("out")).orderBy("id").collect()
     got = np.array([r.out for r in out], dtype=np.float32)
-    bad = spark.createDataFrame([(0, [0.0] * 12), (41, [0.0] * 11)], "id long, data array<float>")
+    bad = spark.createDataFrame([(0, [0.0] * 12), (41, [0.0] * 11)], schema)
     try:
         bad.select(udf("data")).collect()
         error = None
@@ -114,9 +115,10 @@ def _infer(spark, servers) -> dict:
 
     from dl_helpers.triton import triton_predict_fn
 
-    out_type = StructType([StructField("y", ArrayType(FloatType())), StructField("pid", LongType())])
-    udf = predict_batch_udf(triton_predict_fn(servers, ["x"], ["y", "pid"]),
-                            return_type=out_type, batch_size=7, input_tensor_shapes=[[2]])  # fmt: skip
+    out_type = StructType([StructField("y", ArrayType(FloatType())),
+                           StructField("pid", LongType())])  # fmt: skip
+    predict = triton_predict_fn(servers, ["x"], ["y", "pid"])
+    udf = predict_batch_udf(predict, return_type=out_type, batch_size=7, input_tensor_shapes=[[2]])
     df = spark.range(0, 100, numPartitions=4).select(
         "id", F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("x")
     )
@@ -129,10 +131,10 @@ def _infer(spark, servers) -> dict:
     }
 
 
-def _servers(spark) -> dict:
-    from dl_helpers.triton import TritonServerManager, stop_all_servers
-
+def _servers(spark, full: bool) -> dict:
     import cloudpickle
+
+    from dl_helpers.triton import TritonServerManager, stop_all_servers
 
     cloudpickle.register_pickle_by_value(triton_models)  # the server imports it by value
     res: dict = {}
@@ -144,6 +146,8 @@ def _servers(spark) -> dict:
         res["infer"] = _infer(spark, m)
     res["stop_s"] = m.timings["stop_s"]
     res["left_after_stop"] = _gone(tree)
+    if not full:
+        return res
 
     # A block that fails (a notebook cell raising) leaves nothing either.
     tree = []
@@ -169,13 +173,15 @@ def _servers(spark) -> dict:
 def main(mode: str, url: str | None = None) -> None:
     t0 = time.monotonic()
     if mode == "in-process":
-        spark = build_session("connect-tests", master="local[2]", remote="local")
+        # $SPARK_REMOTE asks for Connect as the remote argument does; the master still counts.
+        os.environ["SPARK_REMOTE"] = "local"
+        spark = build_session("connect-tests", master="local[2]")
     else:
         spark = build_session("connect-tests", remote=url)
     result: dict = {"session_s": round(time.monotonic() - t0, 1)}
     result["session"] = _session_facts(spark)
     result["checks"] = _input_checks(spark)
-    result["servers"] = _servers(spark)
+    result["servers"] = _servers(spark, full=mode == "in-process")
     print("RESULT " + json.dumps(result), flush=True)
     spark.stop()
 

@@ -125,8 +125,8 @@ def test_servers_start_answer_and_stop(result):
     assert s["left_after_stop"] == []
 
 
-def test_a_failed_block_and_stop_all_leave_nothing(result):
-    s = result["servers"]
+def test_a_failed_block_and_stop_all_leave_nothing(in_process):
+    s = in_process["servers"]
     assert s["failed_block"] == "the cell failed" and s["failed_block_servers"] > 0
     assert s["left_after_failure"] == []
     assert s["stop_all_found"] == 1 and s["left_after_stop_all"] == []
