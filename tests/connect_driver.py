@@ -2,10 +2,11 @@
 one session kind per process, and the other tests hold a classic session).
 
 ``in-process``: ``build_session(master="local[2]")`` with ``SPARK_REMOTE=local`` starts a real
-Connect server in this process; ``server URL``: connect to a Connect server the test started with the
-pip package's ``sbin/start-connect-server.sh``. Both check the session, the input checks and a
+Connect server in this process; ``server URL``: connect to a Connect server the test started
+with the pip package's ``sbin/start-connect-server.sh``. Both check the session, the input checks and a
 Triton server per executor (start, infer, stop); in-process also a failed block and
-``stop_all_servers``. Prints ``RESULT {json}``.
+``stop_all_servers``. Prints ``RESULT {json}``. ``orphan URL`` starts servers and waits to be
+killed; ``cleanup URL PIDS`` stops what it left from a new client.
 """
 
 from __future__ import annotations
@@ -170,6 +171,33 @@ def _servers(spark, full: bool) -> dict:
     return res
 
 
+def orphan(url: str) -> None:
+    """Start servers from a client that is then killed (no stop, no atexit)."""
+    import cloudpickle
+
+    from dl_helpers.triton import TritonServerManager
+
+    cloudpickle.register_pickle_by_value(triton_models)
+    spark = build_session("connect-orphan", remote=url)
+    m = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
+    m.start()
+    tree = [p for s in m.servers.values() for p in _tree(s.pid)]
+    print("READY " + json.dumps({"tree": tree}), flush=True)
+    time.sleep(3600)
+
+
+def cleanup(url: str, tree: str) -> None:
+    """A new client stops what a killed one left: stop_all_servers on the executors."""
+    from dl_helpers.triton import stop_all_servers
+
+    pids = [int(p) for p in tree.split(",")]
+    spark = build_session("connect-cleanup", remote=url)
+    result = {"running_before": _running(pids), "found": len(stop_all_servers(spark))}
+    result["left"] = _gone(pids)
+    print("RESULT " + json.dumps(result), flush=True)
+    spark.stop()
+
+
 def main(mode: str, url: str | None = None) -> None:
     t0 = time.monotonic()
     if mode == "in-process":
@@ -180,6 +208,13 @@ def main(mode: str, url: str | None = None) -> None:
         spark = build_session("connect-tests", remote=url)
     result: dict = {"session_s": round(time.monotonic() - t0, 1)}
     result["session"] = _session_facts(spark)
+    if mode == "in-process":
+        import psutil
+
+        mine = {c.pid for c in psutil.Process().children(recursive=True)}
+        conns = psutil.net_connections("inet")
+        listen = {c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN and c.pid in mine}
+        result["session"]["listen"] = sorted(listen)
     result["checks"] = _input_checks(spark)
     result["servers"] = _servers(spark, full=mode == "in-process")
     print("RESULT " + json.dumps(result), flush=True)
@@ -188,4 +223,9 @@ def main(mode: str, url: str | None = None) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("DL_HELPERS_OFFLINE", "1")
-    main(*sys.argv[1:3])
+    if sys.argv[1] == "orphan":
+        orphan(sys.argv[2])
+    elif sys.argv[1] == "cleanup":
+        cleanup(sys.argv[2], sys.argv[3])
+    else:
+        main(*sys.argv[1:3])

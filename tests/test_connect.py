@@ -102,6 +102,12 @@ def test_session_is_a_connect_session_with_the_inference_settings(result):
     assert s["arrow"] == "true" and s["arrow_batch"] == "1024"
 
 
+def test_a_connect_server_started_here_listens_on_loopback_only(in_process):
+    # The Connect endpoint, the driver and its UI: nothing on another interface.
+    listen = in_process["session"]["listen"]
+    assert listen and set(listen) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listen
+
+
 def test_what_needs_a_spark_context_says_so(result):
     msg = result["session"]["require_context"]
     assert msg and "the status tracker needs a classic SparkSession" in msg
@@ -130,6 +136,37 @@ def test_a_failed_block_and_stop_all_leave_nothing(in_process):
     assert s["failed_block"] == "the cell failed" and s["failed_block_servers"] > 0
     assert s["left_after_failure"] == []
     assert s["stop_all_found"] == 1 and s["left_after_stop_all"] == []
+
+
+def test_client_killed_on_a_connect_server_then_stop_all_servers(connect_server):
+    """A client killed without stopping: its servers belong to the Connect server's executors,
+    which live on (unlike a client that started the Connect server itself, whose death takes
+    the executors and so the servers with it). The next session's stop_all_servers stops them."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [PY, str(HERE / "connect_driver.py"), "orphan", connect_server]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)  # fmt: skip
+    try:
+        ready = None
+        deadline = time.monotonic() + 300
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("READY "):
+                ready = json.loads(line[len("READY ") :])
+                break
+            if time.monotonic() > deadline:
+                break
+        assert ready, "no READY from the orphan client:\n" + "".join(seen[-40:])
+        proc.kill()
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    tree = ",".join(str(p) for p in ready["tree"])
+    res = _run_driver("cleanup", connect_server, tree)
+    assert res["running_before"], "the servers were gone before stop_all_servers"
+    assert res["found"] == 1 and res["left"] == []
 
 
 def test_remote_argument_is_checked():
