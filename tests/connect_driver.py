@@ -3,8 +3,8 @@ one session kind per process, and the other tests hold a classic session).
 
 ``in-process``: ``build_session(master="local[2]")`` with ``SPARK_REMOTE=local`` starts a real
 Connect server in this process; ``server URL``: connect to a Connect server the test started
-with the pip package's ``sbin/start-connect-server.sh``. Both check the session, the input checks and a
-Triton server per executor (start, infer, stop); in-process also a failed block and
+with the pip package's ``sbin/start-connect-server.sh``. Both check the session, the input
+checks and a Triton server per executor (start, infer, stop); in-process also a failed block and
 ``stop_all_servers``. Prints ``RESULT {json}``. ``orphan URL`` starts servers and waits to be
 killed; ``cleanup URL PIDS`` stops what it left from a new client.
 """
