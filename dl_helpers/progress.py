@@ -1,4 +1,4 @@
-"""A live progress bar for Spark jobs, fed by Spark's own status tracker.
+"""A live progress bar for Spark jobs, fed by Spark's status tracker (or Spark Connect's reports).
 
 ::
 
@@ -26,9 +26,10 @@ the server's progress reports, with these differences:
 
 - A "job" is a Connect operation (one action: a write, a ``count()``), which may run several
   Spark jobs; ``step`` separates operations.
-- The server reports every ``spark.connect.progress.reportInterval`` (a server setting, 2 s by
-  default), so the bar moves at that pace, and an operation that ends before its first report
-  is not counted. The last report of an operation can be older than its end: when the block
+- The server reports every ``spark.connect.progress.reportInterval`` (2 s by default; a session
+  setting, so ``spark.conf.set("spark.connect.progress.reportInterval", "500ms")`` makes the bar
+  move more often), so the bar moves at that pace, and an operation that ends before its first
+  report is not counted. The last report of an operation can be older than its end: when the block
   ends without an exception, every stage of a finished operation that had started counts as
   complete, and a stage that never started (a skipped stage, as on classic) counts for nothing.
 - Tasks done count every task that ended, failed or killed ones too, so a failed block can
@@ -100,8 +101,9 @@ class SparkProgress:
     """Context manager showing the progress of the Spark jobs started inside it (module doc).
 
     ``total``: rows (or images, ``unit``) the jobs go through, for rates and time left.
-    ``interval``: seconds between polls (and display updates). ``print_every``: seconds between
-    plain lines (default 30 in a kernel, 10 elsewhere); the last line is always printed.
+    ``interval``: seconds between polls (and display updates; on Spark Connect the numbers change
+    as the server's reports arrive). ``print_every``: seconds between plain lines (default 30 in
+    a kernel, 10 elsewhere); the last line is always printed.
     ``display``: force the in-place display on or off (default: on in a kernel). ``out``: where
     plain lines go (default ``sys.stdout``). After the block, ``lines`` holds the printed lines
     and ``summary`` the totals (for ``record()``).
