@@ -60,7 +60,7 @@ class Snapshot:
     items_done: float | None = None  # estimated, when a total was given
     items_total: int | None = None
     elapsed: float = 0.0
-    failed_jobs: int = 0
+    failed_jobs: int = 0  # always 0 on Spark Connect (module doc)
 
     @property
     def rate(self) -> float | None:
