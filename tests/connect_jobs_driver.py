@@ -11,7 +11,6 @@ passed, its traceback, its seconds. The test module asserts on those lines.
 
 import io
 import json
-import os
 import sys
 import time
 import traceback
@@ -33,7 +32,6 @@ from dl_helpers.spark import SparkConnectUnsupported, build_session, is_connect 
 SERVER_CONF = {
     # Progress reports this often (default 2 s): short test jobs still get several.
     "spark.connect.progress.reportInterval": "100ms",
-    "spark.connect.grpc.binding.address": "127.0.0.1",
 }
 
 
@@ -146,9 +144,6 @@ SCENARIOS = {
 
 def main(argv: list[str]) -> None:
     work = Path(argv[0])
-    # PySpark's own tests' switch: the server started here takes a free port and the client asks
-    # it which (otherwise both use 15002, which another process on the machine may hold).
-    os.environ["SPARK_TESTING"] = "1"
     t0 = time.perf_counter()
     spark = build_session("connect-jobs", master="local[2]", remote="local", conf=SERVER_CONF)
     assert is_connect(spark), type(spark)
