@@ -1,12 +1,12 @@
 """A Spark Connect client program for tests/test_connect.py (a process of its own: PySpark keeps
 one session kind per process, and the other tests hold a classic session).
 
-``in-process``: ``build_session(master="local[2]")`` with ``SPARK_REMOTE=local`` starts a real
-Connect server in this process; ``server URL``: connect to a Connect server the test started
-with the pip package's ``sbin/start-connect-server.sh``. Both check the session, the input
-checks and a Triton server per executor (start, infer, stop); in-process also a failed block and
-``stop_all_servers``. Prints ``RESULT {json}``. ``orphan URL`` starts servers and waits to be
-killed; ``cleanup URL PIDS`` stops what it left from a new client.
+``server URL``: connect to a Connect server the test started with the pip package's
+``sbin/start-connect-server.sh``; check the session, the input checks and a Triton server per
+executor (start, infer, stop; a failed block; ``stop_all_servers``); print ``RESULT {json}``.
+``orphan URL`` starts servers and waits to be killed; ``cleanup URL PIDS`` stops what it left
+from a new client. tests/connect_jobs_driver.py runs the same checks on a Connect server
+started in the client's process.
 """
 
 from __future__ import annotations
@@ -198,25 +198,13 @@ def cleanup(url: str, tree: str) -> None:
     spark.stop()
 
 
-def main(mode: str, url: str | None = None) -> None:
+def main(url: str) -> None:
     t0 = time.monotonic()
-    if mode == "in-process":
-        # $SPARK_REMOTE asks for Connect as the remote argument does; the master still counts.
-        os.environ["SPARK_REMOTE"] = "local"
-        spark = build_session("connect-tests", master="local[2]")
-    else:
-        spark = build_session("connect-tests", remote=url)
+    spark = build_session("connect-tests", remote=url)
     result: dict = {"session_s": round(time.monotonic() - t0, 1)}
     result["session"] = _session_facts(spark)
-    if mode == "in-process":
-        import psutil
-
-        mine = {c.pid for c in psutil.Process().children(recursive=True)}
-        conns = psutil.net_connections("inet")
-        listen = {c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN and c.pid in mine}
-        result["session"]["listen"] = sorted(listen)
     result["checks"] = _input_checks(spark)
-    result["servers"] = _servers(spark, full=mode == "in-process")
+    result["servers"] = _servers(spark, full=True)
     print("RESULT " + json.dumps(result), flush=True)
     spark.stop()
 
@@ -227,5 +215,7 @@ if __name__ == "__main__":
         orphan(sys.argv[2])
     elif sys.argv[1] == "cleanup":
         cleanup(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "server":
+        main(sys.argv[2])
     else:
-        main(*sys.argv[1:3])
+        raise SystemExit(f"unknown scenario {sys.argv[1]!r}")

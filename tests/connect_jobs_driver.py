@@ -1,5 +1,7 @@
-"""A driver for the Spark Connect tests of SparkProgress and run_chunked: one process, one Connect
-session (a server started here on local[2]), since a process holds one kind of session only.
+"""A driver for the Spark Connect tests on a Connect server started in the client's process: the
+session, the input checks, the model-server lifecycle, SparkProgress and run_chunked. One
+process, one Connect session (``SPARK_REMOTE=local`` and ``build_session(master="local[2]")``),
+since a process holds one kind of session only.
 
 Run as ``python connect_jobs_driver.py WORKDIR``. It runs each scenario (the classic tests'
 own functions where they apply to both kinds of session, and the Connect-only cases below) with
@@ -11,6 +13,7 @@ passed, its traceback, its seconds. The test module asserts on those lines.
 
 import io
 import json
+import os
 import sys
 import time
 import traceback
@@ -20,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import connect_driver  # noqa: E402
 import pytest  # noqa: E402
 import test_progress  # noqa: E402
 import test_resume  # noqa: E402
@@ -124,7 +128,52 @@ def other_schemes_are_refused(spark, tmp):
         read_committed(spark, "s3a://bucket/out")
 
 
+def session_settings(spark, tmp):
+    """$SPARK_REMOTE asks for Connect as remote= does; the master given still counts."""
+    s = connect_driver._session_facts(spark)
+    assert s["module"] == "pyspark.sql.connect.session" and s["is_connect"] is True, s
+    assert s["describe"]["master"] == "local[2]" and s["describe"]["connect"] == "true", s
+    assert s["describe"]["default_parallelism"] == "2", s
+    assert s["arrow"] == "true" and s["arrow_batch"] == "1024", s
+    assert "the status tracker needs a classic SparkSession" in s["require_context"], s
+
+
+def listens_on_loopback_only(spark, tmp):
+    """The Connect endpoint started here, the driver and its UI: nothing on another interface."""
+    import psutil
+
+    mine = {c.pid for c in psutil.Process().children(recursive=True)}
+    conns = psutil.net_connections("inet")
+    listen = {c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN and c.pid in mine}
+    assert listen and listen <= {"127.0.0.1", "::ffff:127.0.0.1"}, listen
+
+
+def input_checks(spark, tmp):
+    c = connect_driver._input_checks(spark)
+    assert c["rows"] == 10 and c["equal"], c
+    assert "input column 'data' (row 41): has 11 values, expected 12 (shape [12])" in c["error"]
+
+
+def servers_lifecycle(spark, tmp):
+    """One server (local mode: the driver is the executor), started by a one-task DataFrame job;
+    answers like the model; nothing left after stop, a failed block, or stop_all_servers."""
+    s = connect_driver._servers(spark, full=True)
+    assert len(s["servers"]) == 1, s
+    (info,) = s["servers"].values()
+    assert info["address"] == "127.0.0.1" and "driver" in info["executor"], s
+    assert s["infer"]["rows"] == 100 and s["infer"]["equal"], s
+    assert s["infer"]["server_pids"] == [info["pid"]], s
+    assert s["left_after_stop"] == [], s
+    assert s["failed_block"] == "the cell failed" and s["failed_block_servers"] > 0, s
+    assert s["left_after_failure"] == [], s
+    assert s["stop_all_found"] == 1 and s["left_after_stop_all"] == [], s
+
+
 SCENARIOS = {
+    "session_settings": session_settings,
+    "loopback_only": listens_on_loopback_only,
+    "input_checks": input_checks,
+    "servers_lifecycle": servers_lifecycle,
     # The classic tests, run unchanged on the Connect session.
     "progress_lines_with_rows_per_second": lambda s, t: (
         test_progress.test_lines_with_rows_per_second_during_a_job(s)
@@ -145,7 +194,8 @@ SCENARIOS = {
 def main(argv: list[str]) -> None:
     work = Path(argv[0])
     t0 = time.perf_counter()
-    spark = build_session("connect-jobs", master="local[2]", remote="local", conf=SERVER_CONF)
+    os.environ["SPARK_REMOTE"] = "local"
+    spark = build_session("connect-jobs", master="local[2]", conf=SERVER_CONF)
     assert is_connect(spark), type(spark)
     print("SESSION", json.dumps({"seconds": round(time.perf_counter() - t0, 1)}), flush=True)
     for name, scenario in SCENARIOS.items():

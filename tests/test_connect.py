@@ -1,11 +1,11 @@
-"""Spark Connect: the session, the input checks and the model-server lifecycle on real Connect
-servers — one that ``build_session(remote="local")`` starts in the client's process, and one the
-test starts apart with the pip package's ``sbin/start-connect-server.sh`` (the shape of a
-cluster's Connect endpoint: the client is not the driver).
+"""Spark Connect on a Connect server the test starts apart with the pip package's
+``sbin/start-connect-server.sh`` (the shape of a cluster's Connect endpoint: the client is not the
+driver): the session, the input checks, the model-server lifecycle, a killed client.
 
 Each client runs in a process of its own (tests/connect_driver.py): PySpark holds one session
-kind per process. The two-executor case over Connect, and the client killed there, is
-``tests/test_triton.py::test_two_executors_one_host[connect]``.
+kind per process. The same checks on a Connect server started in the client's process are in
+tests/test_connect_jobs.py; the two-executor case over Connect, and the client killed there,
+is ``tests/test_triton.py::test_two_executors_one_host[connect]``.
 """
 
 from __future__ import annotations
@@ -79,18 +79,8 @@ def connect_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def in_process():
-    return _run_driver("in-process")
-
-
-@pytest.fixture(scope="module")
-def on_server(connect_server):
+def result(connect_server):
     return _run_driver("server", connect_server)
-
-
-@pytest.fixture(params=["in_process", "on_server"])
-def result(request):
-    return request.getfixturevalue(request.param)
 
 
 def test_session_is_a_connect_session_with_the_inference_settings(result):
@@ -100,12 +90,6 @@ def test_session_is_a_connect_session_with_the_inference_settings(result):
     assert s["describe"]["default_parallelism"] == "2"
     # Settings a client may change are applied on a running server too.
     assert s["arrow"] == "true" and s["arrow_batch"] == "1024"
-
-
-def test_a_connect_server_started_here_listens_on_loopback_only(in_process):
-    # The Connect endpoint, the driver and its UI: nothing on another interface.
-    listen = in_process["session"]["listen"]
-    assert listen and set(listen) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listen
 
 
 def test_what_needs_a_spark_context_says_so(result):
@@ -131,8 +115,8 @@ def test_servers_start_answer_and_stop(result):
     assert s["left_after_stop"] == []
 
 
-def test_a_failed_block_and_stop_all_leave_nothing(in_process):
-    s = in_process["servers"]
+def test_a_failed_block_and_stop_all_leave_nothing(result):
+    s = result["servers"]
     assert s["failed_block"] == "the cell failed" and s["failed_block_servers"] > 0
     assert s["left_after_failure"] == []
     assert s["stop_all_found"] == 1 and s["left_after_stop_all"] == []

@@ -1,6 +1,8 @@
-"""SparkProgress and run_chunked on a Spark Connect session (a real Connect server on local[2]):
-the classic tests' own functions and the Connect-only cases of tests/connect_jobs_driver.py, run
-in a process of their own (a process holds one kind of session, and the test run's is classic).
+"""A Spark Connect session on a real Connect server started in the client's process (local[2]):
+the session's settings, loopback binding, input checks, the model-server lifecycle, and
+SparkProgress and run_chunked (the classic tests' own functions and Connect-only cases) — the
+scenarios of tests/connect_jobs_driver.py, run in a process of their own (a process holds one
+kind of session, and the test run's is classic).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import psutil
 import pytest
 from connect_jobs_driver import SCENARIOS
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.triton]
 
 ROOT = Path(__file__).resolve().parent.parent
 
