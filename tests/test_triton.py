@@ -387,6 +387,15 @@ def test_readiness_timeout_raises_and_cleans_up(spark, no_triton_left):
 # own driver processes: owner killed, two executors
 
 
+# The lifecycle is one code path (DataFrame jobs) on classic and Connect sessions. CI runs this
+# case over Connect; the same case on a classic session runs for the OpenAI-compatible servers
+# (tests/test_llm_servers.py: two executors, owner killed) and in the classic notebook tests on
+# the multi-node cluster. DL_TEST_NOTEBOOK_MODES=both runs it in both modes here too.
+TWO_EXECUTOR_MODES = (
+    [None, "local"] if os.environ.get("DL_TEST_NOTEBOOK_MODES") == "both" else ["local"]
+)
+
+
 def _start_driver(args: list[str]) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
@@ -466,7 +475,7 @@ def test_owner_killed_local_servers_exit(no_triton_left):
 @pytest.mark.spark
 @pytest.mark.triton
 @pytest.mark.slow
-@pytest.mark.parametrize("remote", [None, "local"], ids=["classic", "connect"])
+@pytest.mark.parametrize("remote", TWO_EXECUTOR_MODES, ids=lambda r: "connect" if r else "classic")
 def test_two_executors_one_host(no_triton_left, tmp_path, remote):
     gpu = tmp_path / "gpus.sh"
     gpu.write_text('#!/usr/bin/env bash\necho \'{"name":"gpu","addresses":["0"]}\'\n')
