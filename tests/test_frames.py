@@ -47,7 +47,8 @@ def test_partition_sizes_list_empty_partitions(spark):
 
 def test_argmax_and_collect_by_id(spark):
     df = spark.createDataFrame(
-        [(2, [0.1, 0.9, 0.0]), (0, [3.0, 1.0, 2.0]), (1, [0.0, 0.0, 5.0])], "id long, v array<double>"
+        [(2, [0.1, 0.9, 0.0]), (0, [3.0, 1.0, 2.0]), (1, [0.0, 0.0, 5.0])],
+        "id long, v array<double>",
     )
     ids, values = collect_by_id(df.withColumn("k", argmax("v")), "k")
     assert ids.tolist() == [0, 1, 2]
@@ -76,7 +77,8 @@ print("RESULT", json.dumps(out))
 
 def test_partition_sizes_over_spark_connect():
     """A separate process: a Connect session cannot share this one with the classic fixture."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p))
     env.pop("SPARK_REMOTE", None)
     proc = subprocess.run([sys.executable, "-c", CONNECT_SCRIPT], env=env, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
