@@ -1,4 +1,4 @@
-"""A live progress bar for Spark jobs, fed by Spark's own status tracker.
+"""A live progress bar for Spark jobs, fed by Spark's status tracker (or Spark Connect's reports).
 
 ::
 
@@ -7,16 +7,35 @@
 
 Every job the block starts (from this thread) carries a job tag; a driver thread polls
 ``sc.statusTracker()`` for those jobs' stages and shows tasks done/total, rows per second and the
-time left. Rows are estimated from the share of tasks done, so ``total`` should be the rows the
-block's jobs go through (evenly split partitions make the estimate good); without it the bar
-shows tasks only. In a Jupyter kernel the bar is one output line updated in place (an IPython
-display handle, no widget library), and a plain line is also printed every ``print_every``
-seconds, which is what papermill logs and executed notebooks keep; elsewhere only plain lines
-are printed. When the block ends, normally or by an exception, the thread stops, a last line
-says "done" or "failed" with the totals, and the exception goes on unchanged.
+time left. On a Spark Connect session (no SparkContext, no status tracker) the block's operations
+carry a Connect tag (``spark.addTag``) and the stages come from the progress reports the server
+sends with each operation (``spark.registerProgressHandler``); see "On Spark Connect" below.
+Rows are estimated from the share of tasks done, so ``total`` should be the rows the block's jobs
+go through (evenly split partitions make the estimate good); without it the bar shows tasks only.
+In a Jupyter kernel the bar is one output line updated in place (an IPython display handle, no
+widget library), and a plain line is also printed every ``print_every`` seconds, which is what
+papermill logs and executed notebooks keep; elsewhere only plain lines are printed. When the
+block ends, normally or by an exception, the thread stops, a last line says "done" or "failed"
+with the totals, and the exception goes on unchanged.
 
 :meth:`SparkProgress.step` lets a caller that runs a sequence of jobs of known size (the chunks
 of :func:`dl_helpers.resume.run_chunked`) say how many rows the next jobs cover.
+
+**On Spark Connect** the lines, ``summary`` and :class:`Snapshot` have the same fields, filled from
+the server's progress reports, with these differences:
+
+- A "job" is a Connect operation (one action: a write, a ``count()``), which may run several
+  Spark jobs; ``step`` separates operations.
+- The server reports every ``spark.connect.progress.reportInterval`` (2 s by default; a session
+  setting, so ``spark.conf.set("spark.connect.progress.reportInterval", "500ms")`` makes the bar
+  move more often), so the bar moves at that pace, and an operation that ends before its first
+  report is not counted. The last report of an operation can be older than its end: when the block
+  ends without an exception, every stage of a finished operation that had started counts as
+  complete, and a stage that never started (a skipped stage, as on classic) counts for nothing.
+- Tasks done count every task that ended, failed or killed ones too, so a failed block can
+  show all tasks done.
+- ``failed_jobs`` stays 0: the reports do not say whether an operation failed. A failure shows
+  as the exception leaving the block ("failed (...)"); one caught inside the block is not seen.
 """
 
 from __future__ import annotations
@@ -41,7 +60,7 @@ class Snapshot:
     items_done: float | None = None  # estimated, when a total was given
     items_total: int | None = None
     elapsed: float = 0.0
-    failed_jobs: int = 0
+    failed_jobs: int = 0  # always 0 on Spark Connect (module doc)
 
     @property
     def rate(self) -> float | None:
@@ -82,8 +101,9 @@ class SparkProgress:
     """Context manager showing the progress of the Spark jobs started inside it (module doc).
 
     ``total``: rows (or images, ``unit``) the jobs go through, for rates and time left.
-    ``interval``: seconds between polls (and display updates). ``print_every``: seconds between
-    plain lines (default 30 in a kernel, 10 elsewhere); the last line is always printed.
+    ``interval``: seconds between polls (and display updates; on Spark Connect the numbers change
+    as the server's reports arrive). ``print_every``: seconds between plain lines (default 30 in
+    a kernel, 10 elsewhere); the last line is always printed.
     ``display``: force the in-place display on or off (default: on in a kernel). ``out``: where
     plain lines go (default ``sys.stdout``). After the block, ``lines`` holds the printed lines
     and ``summary`` the totals (for ``record()``).
@@ -122,6 +142,11 @@ class SparkProgress:
         self._t0 = 0.0
         self._sc = None
         self._tracker = None
+        # Spark Connect: the last progress report of each tagged operation, and whether it ended.
+        self._ops: dict[str, tuple[list[tuple[int, int, bool]], bool]] = {}
+        self._ops_lock = threading.Lock()
+        self._handler = None
+        self._block_failed = False
         # Rows of the steps already finished, and the current step: its rows and the jobs that
         # belong to earlier steps (excluded from its share of tasks done).
         self._base_items = 0
@@ -132,17 +157,18 @@ class SparkProgress:
 
     # -- the Spark side ---------------------------------------------------------------------
 
-    def _job_ids(self) -> list[int]:
+    def _job_ids(self) -> list:
+        if self._sc is None:  # Spark Connect: the operations reported so far
+            with self._ops_lock:
+                return list(self._ops)
         return list(self._sc._jsc.sc().statusTracker().getJobIdsForTag(self.tag))
 
-    def snapshot(self) -> Snapshot:
-        """Poll the status tracker once."""
-        done = total = step_done = step_total = failed = 0
+    def _classic_jobs(self):
+        """(job id, tasks done, tasks, failed) of each tagged job, from the status tracker."""
         for job_id in self._job_ids():
             job = self._tracker.getJobInfo(job_id)
             if job is None:
                 continue
-            failed += job.status == "FAILED"
             stages = [self._tracker.getStageInfo(s) for s in job.stageIds]
             stages = [s for s in stages if s is not None]
             if job.status == "SUCCEEDED":  # skipped stages never run: count what did
@@ -151,6 +177,38 @@ class SparkProgress:
             else:
                 n = sum(s.numTasks for s in stages)
                 d = sum(s.numCompletedTasks for s in stages)
+            yield job_id, d, n, job.status == "FAILED"
+
+    def _connect_jobs(self):
+        """(operation id, tasks done, tasks, False) of each tagged operation (module doc)."""
+        with self._ops_lock:
+            ops = list(self._ops.items())
+        for op_id, (stages, ended) in ops:
+            if ended and not self._block_failed:  # its last report may predate its end
+                n = sum(tasks for tasks, completed, done in stages if done or completed)
+                d = n
+            else:
+                n = sum(tasks for tasks, _, _ in stages)
+                d = sum(completed for _, completed, _ in stages)
+            yield op_id, d, n, False
+
+    def _on_progress(self, stages, inflight_tasks, operation_id, done) -> None:
+        """Spark Connect progress handler: called in the thread that runs the operation."""
+        if operation_id is None or self.tag not in self.spark.getTags():
+            return
+        stages = [(s.num_tasks, s.num_completed_tasks, s.done) for s in stages or []]
+        with self._ops_lock:
+            if not stages and operation_id in self._ops:  # the end: keep the last report
+                stages = self._ops[operation_id][0]
+            if stages or done:
+                self._ops[operation_id] = (stages, bool(done))
+
+    def snapshot(self) -> Snapshot:
+        """Poll the status tracker (on Spark Connect: the progress reports) once."""
+        done = total = step_done = step_total = failed = 0
+        jobs = self._classic_jobs() if self._sc is not None else self._connect_jobs()
+        for job_id, d, n, job_failed in jobs:
+            failed += job_failed
             done, total = done + d, total + n
             if job_id not in self._old_jobs:
                 step_done, step_total = step_done + d, step_total + n
@@ -221,9 +279,16 @@ class SparkProgress:
     # -- context manager ----------------------------------------------------------------------
 
     def __enter__(self) -> SparkProgress:
-        self._sc = self.spark.sparkContext
-        self._tracker = self._sc.statusTracker()
-        self._sc.addJobTag(self.tag)
+        from dl_helpers.spark import context_or_none
+
+        self._sc = context_or_none(self.spark)
+        if self._sc is None:  # Spark Connect
+            self._handler = self._on_progress
+            self.spark.registerProgressHandler(self._handler)
+            self.spark.addTag(self.tag)
+        else:
+            self._tracker = self._sc.statusTracker()
+            self._sc.addJobTag(self.tag)
         self._t0 = time.perf_counter()
         self.thread = threading.Thread(target=self._run, name=f"spark-progress-{self.label}",
                                        daemon=True)  # fmt: skip
@@ -233,8 +298,13 @@ class SparkProgress:
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._stop.set()
         self.thread.join(timeout=max(5.0, 4 * self.interval))
+        self._block_failed = exc_type is not None
         try:
-            self._sc.removeJobTag(self.tag)
+            if self._sc is None:
+                self.spark.removeProgressHandler(self._handler)
+                self.spark.removeTag(self.tag)
+            else:
+                self._sc.removeJobTag(self.tag)
             final = self.snapshot()
         except Exception:  # e.g. the SparkContext was stopped inside the block
             final = self._last

@@ -34,12 +34,23 @@ Parquet input, skips the row groups outside the range, where a partition number 
 chunk scan the whole input. The ranges split ``[min id, max id]`` evenly, so gaps or skew in the
 ids make chunks of uneven size. The plan is fixed by the first run; a rerun whose input has other
 id bounds or another row count is refused rather than resumed.
+
+**Where the file operations run.** On a classic session the markers, listings, renames and
+deletions go through Hadoop's FileSystem in the driver's JVM, so ``output`` can be any scheme
+Spark writes (``hdfs:``, ``s3a:``, ``gs:``, local). A Spark Connect session has no JVM on this
+side: there they are done with Python's ``os`` calls, which needs ``output`` to be a local path or
+a ``file:`` URI that this process and the cluster see at the same path (a mounted shared folder).
+Another scheme on Connect is refused with an error naming the path. The commit protocol rests on
+listing, renaming and deleting folders, which Spark's DataFrame API cannot do: markers written as
+DataFrames (``df.write.text``) would still leave half-written chunk folders that nothing could
+remove, and a plain ``spark.read.parquet(output)`` would read them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -74,7 +85,7 @@ class ChunkedRun:
         return len(self.ran) + len(self.skipped) == self.chunks
 
 
-class _FileSystem:
+class _HadoopFileSystem:
     """The few Hadoop FileSystem calls the commit protocol needs (any scheme Spark can write)."""
 
     def __init__(self, spark, root: str):
@@ -133,6 +144,93 @@ class _FileSystem:
         self.rename(tmp, tuple(parts))
 
 
+class _LocalFileSystem:
+    """The same calls on a local (or mounted) folder with ``os``, for Spark Connect sessions."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def uri(self, *parts: str) -> str:
+        return "file:" + self.path(*parts)  # the form Hadoop gives a local path
+
+    def exists(self, *parts: str) -> bool:
+        return os.path.lexists(self.path(*parts))
+
+    def names(self, *parts: str) -> list[str]:
+        if not os.path.isdir(self.path(*parts)):
+            return []
+        # Hadoop's local file system hides its checksum files (.name.crc): so does this.
+        return sorted(n for n in os.listdir(self.path(*parts))
+                      if not (n.startswith(".") and n.endswith(".crc")))  # fmt: skip
+
+    def delete(self, *parts: str) -> bool:
+        p = self.path(*parts)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        elif os.path.lexists(p):
+            os.remove(p)
+        else:
+            return False
+        return True
+
+    def mkdirs(self, *parts: str) -> None:
+        os.makedirs(self.path(*parts), exist_ok=True)
+
+    def rename(self, src: tuple[str, ...], dst: tuple[str, ...]) -> None:
+        if os.path.lexists(self.path(*dst)):  # Hadoop would move src inside an existing folder
+            raise OSError(f"could not rename {self.uri(*src)} to {self.uri(*dst)}: it exists")
+        try:
+            os.rename(self.path(*src), self.path(*dst))
+        except OSError as e:
+            raise OSError(f"could not rename {self.uri(*src)} to {self.uri(*dst)}: {e}") from e
+
+    def read_json(self, *parts: str):
+        with open(self.path(*parts), encoding="utf-8") as f:
+            return json.load(f)
+
+    def write_json(self, value, *parts: str) -> None:
+        """Write to a temporary name next to the target, then rename: readers see all or nothing."""
+        *folder, name = parts
+        tmp = self.path(*folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(value, indent=1, sort_keys=True))
+        os.replace(tmp, self.path(*parts))
+
+
+def _local_path(root: str) -> str | None:
+    """``root`` as a local path, or None for another scheme (``s3a:``, ``hdfs:``, ``dbfs:``...)."""
+    from urllib.parse import unquote, urlparse
+
+    url = urlparse(root)
+    if url.scheme == "":
+        return root
+    if url.scheme == "file" and url.netloc in ("", "localhost"):
+        return unquote(url.path)
+    return None
+
+
+def _file_system(spark, root: str):
+    """Hadoop's FileSystem on a classic session; ``os`` on a local path over Spark Connect."""
+    from dl_helpers.spark import SparkConnectUnsupported, context_or_none
+
+    if context_or_none(spark) is not None:
+        return _HadoopFileSystem(spark, root)
+    local = _local_path(root)
+    if local is None:
+        raise SparkConnectUnsupported(
+            f"run_chunked output {root!r}: on a Spark Connect session the chunks are committed "
+            "(listed, renamed, deleted) from this process, which has no JVM to reach other file "
+            "systems, so the output must be a local path or file: URI of a folder that this "
+            "process and the cluster mount at the same path (a shared folder, a mounted bucket). "
+            "Give such a path, or use a classic session (build_session without remote / "
+            "SPARK_REMOTE)."
+        )
+    return _LocalFileSystem(local)
+
+
 def chunk_name(index: int) -> str:
     return f"{CHUNK_PREFIX}{index:05d}"
 
@@ -176,7 +274,7 @@ def _same_plan(a: dict, b: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def committed_chunks(fs: _FileSystem) -> set[int]:
+def committed_chunks(fs) -> set[int]:
     """Chunks with both their folder and their marker."""
     folders = {n for n in fs.names() if n.startswith(CHUNK_PREFIX)}
     marked = {int(n.split(".")[0]) for n in fs.names(MARKERS_DIR) if n.endswith(".json")
@@ -184,7 +282,7 @@ def committed_chunks(fs: _FileSystem) -> set[int]:
     return {i for i in marked if chunk_name(i) in folders}
 
 
-def _clean(fs: _FileSystem, plan_chunks: int) -> list[str]:
+def _clean(fs, plan_chunks: int) -> list[str]:
     """Remove what a crash can leave: temporary folders, unmarked chunk folders, stray markers."""
     removed = []
     if fs.exists(TEMP_DIR):
@@ -228,7 +326,7 @@ def run_chunked(
 
     spark = df.sparkSession
     t0 = time.perf_counter()
-    fs = _FileSystem(spark, output)
+    fs = _file_system(spark, output)
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     plan = make_plan(spark, df, id_column, num_chunks)
     if fs.exists(PLAN_FILE):
@@ -312,13 +410,13 @@ def _progress_bar(spark, progress, rows: int, chunks: int):
 
 def chunk_markers(spark, output: str) -> dict[int, dict]:
     """The commit markers of ``output``'s committed chunks, by chunk number."""
-    fs = _FileSystem(spark, output)
+    fs = _file_system(spark, output)
     return {i: fs.read_json(MARKERS_DIR, marker_name(i)) for i in sorted(committed_chunks(fs))}
 
 
 def read_committed(spark, output: str):
     """The rows of ``output``'s committed chunks (with their ``chunk`` column)."""
-    fs = _FileSystem(spark, output)
+    fs = _file_system(spark, output)
     done = sorted(committed_chunks(fs))
     if not done:
         raise FileNotFoundError(f"no committed chunk in {fs.uri()}")

@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import sys
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -153,8 +152,8 @@ def build_session(
     - ``"sc://host:port"``: connect to a running Connect server. Only the settings a client may
       change (runtime SQL settings such as Arrow's) are applied; the rest are the server's.
     - ``"local"``: start a Connect server in this process on ``master`` (as above), with every
-      setting applied, and connect to it; ``"local[4]"`` is short for ``remote="local",
-      master="local[4]"``.
+      setting applied, listening on loopback only (a free port, a per-process token), and
+      connect to it; ``"local[4]"`` is short for ``remote="local", master="local[4]"``.
 
     ``conf`` entries override the defaults. ``tune_malloc`` applies the glibc allocator settings
     that speed up CPU inference of large models (see ``MALLOC_ENV``).
@@ -189,25 +188,74 @@ def build_session(
     if remote and remote.startswith("sc://"):
         return _connect_to_server(remote, app_name, settings.conf)
 
-    builder = SparkSession.builder.appName(app_name)
-    if remote == "local":
-        # PySpark starts a Connect server in this process on the master (a SparkContext with
-        # every setting below) and connects to it.
-        builder = builder.config("spark.api.mode", "connect")
-        builder = builder.master(platform.master or "local[*]")
-    elif platform.master and platform.name != DATAPROC:
-        builder = builder.master(platform.master)
-    for k, v in settings.conf.items():
-        builder = builder.config(k, v)
-    with warnings.catch_warnings():
-        # A local Connect server takes every setting at start; the client then warns that it
-        # cannot change the static ones again.
-        warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
-        spark = builder.getOrCreate()
+    # PySpark refuses a master while $SPARK_REMOTE is set, and would start a "local" server on
+    # plain "local" (one core): the master given here wins, the variable is set aside meanwhile.
+    saved_remote = os.environ.pop("SPARK_REMOTE", None) if remote == "local" else None
+    try:
+        spark = _build_classic_or_local_connect(SparkSession, app_name, platform, settings, remote)
+    finally:
+        if saved_remote is not None:
+            os.environ["SPARK_REMOTE"] = saved_remote
     _set_log_level(spark, log_level)
     log.info("SparkSession on %s (%s)%s", platform.name, session_master(spark),
              " over Spark Connect" if is_connect(spark) else "")  # fmt: skip
     return spark
+
+
+def _build_classic_or_local_connect(SparkSession, app_name, platform, settings, remote):
+    if remote == "local":
+        return _start_local_connect(app_name, platform.master or "local[*]", settings.conf)
+    builder = SparkSession.builder.appName(app_name)
+    if platform.master and platform.name != DATAPROC:
+        builder = builder.master(platform.master)
+    for k, v in settings.conf.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+# A Connect server in this process: loopback only, on a port the kernel picks (so that two
+# notebooks, or a notebook and another server, never collide on Connect's default 15002),
+# each session's artifacts kept apart as on a shared Connect server.
+LOCAL_CONNECT_CONF: dict[str, str] = {
+    "spark.connect.grpc.binding.address": "127.0.0.1",
+    "spark.connect.grpc.binding.port": "0",
+    "spark.sql.artifact.isolation.enabled": "true",
+    "spark.sql.artifact.isolation.alwaysApplyClassloader": "true",
+}
+CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
+
+
+def _start_local_connect(app_name: str, master: str, conf: Mapping[str, str]):
+    """Start a SparkContext with the Connect plugin here and connect to it as a client.
+
+    PySpark's own ``remote("local")`` binds every interface on port 15002; this binds loopback
+    on a free port, protected by a token only this process (and the JVM it starts) knows.
+    """
+    import secrets
+
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession as ClassicSession
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    if SparkContext._active_spark_context is not None:
+        raise RuntimeError(
+            "a classic SparkSession is already running in this process; stop it before asking "
+            "for a Spark Connect one (remote='local')"
+        )
+    os.environ.setdefault("SPARK_CONNECT_AUTHENTICATE_TOKEN", secrets.token_urlsafe(32))
+    spark_conf = SparkConf(loadDefaults=True).setAppName(app_name).setMaster(master)
+    spark_conf.setAll(list(LOCAL_CONNECT_CONF.items()))
+    spark_conf.setAll([(k, str(v)) for k, v in conf.items()])
+    plugins = [p for p in (spark_conf.get("spark.plugins") or "").split(",") if p]
+    spark_conf.set("spark.plugins", ",".join(dict.fromkeys(plugins + [CONNECT_PLUGIN])))
+    classic = ClassicSession(SparkContext.getOrCreate(spark_conf))
+    service = getattr(classic._jvm, "org.apache.spark.sql.connect.service.SparkConnectService$")
+    port = int(getattr(service, "MODULE$").localPort())
+    # As PySpark's local mode does: stop() on the client also stops the server here.
+    os.environ["SPARK_LOCAL_REMOTE"] = "1"
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    # "localhost": the client sends the token over gRPC local credentials (no TLS on loopback).
+    return ConnectSession.builder.remote(f"sc://localhost:{port}").getOrCreate()
 
 
 def _connect_to_server(url: str, app_name: str, conf: Mapping[str, str]):

@@ -104,6 +104,34 @@ def cluster_parameters(cluster, notebook: str) -> dict:
     }
 
 
+# How the notebook tests talk to Spark: a classic session, or Spark Connect (a Connect server in
+# the kernel, on the same cluster). Every notebook passes in both modes with the same checks; to
+# keep CI under its time limit each notebook test runs in one mode there (the split below covers
+# both modes, torch and TensorFlow, Triton and the LLM server). DL_TEST_NOTEBOOK_MODES=both runs
+# every notebook in both modes; =classic or =connect runs all in one.
+CLASSIC, CONNECT = "classic", "connect"
+CONNECT_IN_CI = {
+    "conditional_generation_torch",
+    "housing_regression_torch",
+    "llm_batch_inference_torch",
+    "keras_resnet50_tf",
+    "pipelines_tf",
+    "text_classification_tf",
+}
+
+
+def notebook_modes(notebook: str) -> list[str]:
+    """The modes a notebook's test runs in (a pytest parameter list)."""
+    chosen = os.environ.get("DL_TEST_NOTEBOOK_MODES", "").strip().lower()
+    if chosen == "both":
+        return [CLASSIC, CONNECT]
+    if chosen in (CLASSIC, CONNECT):
+        return [chosen]
+    if chosen:
+        raise pytest.UsageError(f"DL_TEST_NOTEBOOK_MODES={chosen!r}: use both, classic or connect")
+    return [CONNECT if Path(notebook).stem in CONNECT_IN_CI else CLASSIC]
+
+
 # Driver settings for notebooks on the fixture cluster: the app waits for both executors.
 CLUSTER_SUBMIT_ARGS = "--conf spark.executor.instances=2 pyspark-shell"
 
@@ -113,13 +141,18 @@ def run_nb():
     """Run a notebook with papermill in its environment; returns run_notebook's dict."""
 
     def _run(notebook: str, parameters: dict | None = None, cell_timeout: int = 600,
-             cluster=None, output=None):  # fmt: skip
+             cluster=None, output=None, mode: str = CLASSIC):  # fmt: skip
         params = dict(parameters or {})
         extra_env = None
         if cluster is not None:
             params.update(cluster_parameters(cluster, notebook))
             extra_env = {"PYSPARK_SUBMIT_ARGS": CLUSTER_SUBMIT_ARGS}
-        out = OUTPUT / (output or ("cluster" if cluster is not None else "local"))
+        if mode == CONNECT:
+            # A Spark Connect server in the notebook's kernel, on the same master: the notebook
+            # then talks to Spark only through Connect.
+            params["spark_remote"] = "local"
+        where = output or ("cluster" if cluster is not None else "local")
+        out = OUTPUT / (where if mode == CLASSIC else f"{where}-{mode}")
         return run_notebook(ROOT / notebook, out, params, cell_timeout, extra_env=extra_env)
 
     return _run

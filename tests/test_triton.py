@@ -466,14 +466,16 @@ def test_owner_killed_local_servers_exit(no_triton_left):
 @pytest.mark.spark
 @pytest.mark.triton
 @pytest.mark.slow
-def test_two_executors_one_host(no_triton_left, tmp_path):
+@pytest.mark.parametrize("remote", [None, "local"], ids=["classic", "connect"])
+def test_two_executors_one_host(no_triton_left, tmp_path, remote):
     gpu = tmp_path / "gpus.sh"
     gpu.write_text('#!/usr/bin/env bash\necho \'{"name":"gpu","addresses":["0"]}\'\n')
     gpu.chmod(0o755)
     seen: list[str] = []
-    proc = _start_driver(["cluster", str(gpu)])
+    proc = _start_driver(["cluster", str(gpu)] + ([remote] if remote else []))
     try:
         res = _read_line(proc, "RESULT", 540, seen)
+        assert res["connect"] == (remote is not None)
         servers = res["servers"]
         # Two executors on one host: two servers, two ports, both on loopback.
         assert len(servers) == 2, servers

@@ -7,7 +7,10 @@ and ``READY {json}`` lines it prints:
 - ``cluster GPU_SCRIPT``: ``local-cluster[2,1,1024]`` (two executor JVMs on this host) with a
   GPU resource declared through GPU_SCRIPT; start one server per executor, check that every
   task reached its own executor's server, stop, print RESULT; then start again, print READY and
-  wait to be killed (the owner-killed case on a cluster).
+  wait to be killed (the owner-killed case on a cluster). ``cluster GPU_SCRIPT local``: the same
+  over Spark Connect (a Connect server started in this process on that master): the start and
+  stop jobs are DataFrame jobs, and killing this client takes the server, its executors and so
+  their model servers with it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import triton_models  # noqa: E402
 
-from dl_helpers.spark import build_session  # noqa: E402
+from dl_helpers.spark import build_session, is_connect  # noqa: E402
 from dl_helpers.triton import (  # noqa: E402
     TritonServerManager,
     executor_identity,
@@ -60,7 +63,7 @@ def owner_local() -> None:
     _ready_and_wait(servers)
 
 
-def cluster(gpu_script: str) -> None:
+def cluster(gpu_script: str, remote: str | None = None) -> None:
     import psutil
     from pyspark.ml.functions import predict_batch_udf
     from pyspark.sql import functions as F
@@ -83,9 +86,10 @@ def cluster(gpu_script: str) -> None:
         "spark.task.resource.gpu.amount": "1",
     }
     t0 = time.monotonic()
-    spark = build_session("triton-two-executors", master="local-cluster[2,1,1024]", conf=conf)
+    spark = build_session("triton-two-executors", master="local-cluster[2,1,1024]", conf=conf,
+                          remote=remote)  # fmt: skip
     _ship_models_by_value()
-    result: dict = {"session_s": round(time.monotonic() - t0, 1)}
+    result: dict = {"session_s": round(time.monotonic() - t0, 1), "connect": is_connect(spark)}
 
     servers = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
     servers.start()
@@ -151,6 +155,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "owner-local":
         owner_local()
     elif sys.argv[1] == "cluster":
-        cluster(sys.argv[2])
+        cluster(sys.argv[2], *(sys.argv[3:4]))
     else:
         raise SystemExit(f"unknown scenario {sys.argv[1]!r}")

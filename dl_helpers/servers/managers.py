@@ -4,8 +4,10 @@
 ``OpenAIServerManager`` only say which kind of server to run. In local mode (``local[n]``) the
 driver starts one server for itself (its Python workers are its executor); on a cluster
 (standalone, YARN, K8s, ``local-cluster``, Databricks, Dataproc) one barrier task per executor
-starts that executor's server. Use a manager as a context manager (or call ``stop()``):
-nothing is left running, and a server whose owner dies stops by itself.
+starts that executor's server. On a Spark Connect session the same DataFrame jobs start and stop
+them (in local mode one task, on the driver's host), so nothing needs a SparkContext. Use a
+manager as a context manager (or call ``stop()``): nothing is left running, and a server whose
+owner dies stops by itself.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dl_helpers.servers.openai_server import OpenAIServer
 from dl_helpers.servers.processes import driver_identity, proc_start
 from dl_helpers.servers.spark_jobs import is_local, start_on_executors, stop_on_executors
 from dl_helpers.servers.triton_server import TritonServer
+from dl_helpers.spark import context_or_none, session_master
 
 
 class ServerManager:
@@ -91,25 +94,31 @@ class ServerManager:
 
     @property
     def local(self) -> bool:
-        return is_local(self.spark.sparkContext)
+        return is_local(session_master(self.spark))
+
+    @property
+    def _in_driver(self) -> bool:
+        """Local mode on a classic session: this process's JVM is the only executor, so the
+        server is started from here. Over Spark Connect the driver may be on another machine:
+        a one-task job starts it there, as on a cluster."""
+        return self.local and context_or_none(self.spark) is not None
 
     def start(self) -> dict[str, ServerInfo]:
         """Start the servers (one per executor); returns ``{executor key: ServerInfo}``."""
         if self._started:
             return self.servers
-        sc = self.spark.sparkContext
         t0 = time.monotonic()
         self._started = True
         try:
-            if is_local(sc):
-                ident = driver_identity(sc)
+            if self._in_driver:
+                ident = driver_identity(self.spark.sparkContext)
                 me = (os.getpid(), proc_start(os.getpid()))
                 info = launch_server(self.kind, self.launch, self.manager_id, ident, owner=me)
                 self.servers = {info.executor: info}
                 self._local_servers.append((info.pid, info.pid_start, info.run_dir))
             else:
                 self.servers = start_on_executors(
-                    sc, self.kind, self.launch, self.manager_id, self.num_executors
+                    self.spark, self.kind, self.launch, self.manager_id, self.num_executors
                 )
         except BaseException:
             # A failed or interrupted start leaves nothing behind.
@@ -124,14 +133,13 @@ class ServerManager:
         if not self._started:
             return
         t0 = time.monotonic()
-        sc = self.spark.sparkContext
         try:
-            if is_local(sc):
+            if self._in_driver:
                 stop_local_servers(self.manager_id)
                 stop_started(self._local_servers)  # any whose status file was lost
             else:
                 what = f"stopping {self.kind.display} servers"
-                stop_on_executors(sc, self.manager_id, timeout_s, what)
+                stop_on_executors(self.spark, self.manager_id, timeout_s, what)
         finally:
             self._local_servers.clear()
             self.servers = {}
@@ -231,8 +239,7 @@ def stop_all_servers(spark, timeout_s: float = 180.0) -> list:
     For servers whose manager is gone without stopping them (e.g. a notebook detached from a
     shared cluster, whose executors live on). Returns what was found.
     """
-    sc = spark.sparkContext
     found = stop_local_servers(None)
-    if not is_local(sc):
-        found.extend(stop_on_executors(sc, None, timeout_s, "stopping all model servers"))
+    if not is_local(session_master(spark)) or context_or_none(spark) is None:
+        found.extend(stop_on_executors(spark, None, timeout_s, "stopping all model servers"))
     return found

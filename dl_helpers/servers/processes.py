@@ -52,6 +52,7 @@ class ExecutorIdentity:
     jvm_pid: int
     jvm_start: float
     executor_id: str  # Spark's executor id, or "driver" in local mode ("?" if unknown)
+    cores: int | None = None  # the executor's cores (its JVM's --cores), None if unknown
 
     @property
     def key(self) -> str:
@@ -61,11 +62,15 @@ class ExecutorIdentity:
         return f"executor {self.executor_id} on {self.host} (JVM pid {self.jvm_pid})"
 
 
-def _executor_id_from_cmdline(cmdline: Sequence[str]) -> str:
+def _cmdline_value(cmdline: Sequence[str], flag: str) -> str | None:
     for i, arg in enumerate(cmdline):
-        if arg == "--executor-id" and i + 1 < len(cmdline):
+        if arg == flag and i + 1 < len(cmdline):
             return cmdline[i + 1]
-    return "?"
+    return None
+
+
+def _executor_id_from_cmdline(cmdline: Sequence[str]) -> str:
+    return _cmdline_value(cmdline, "--executor-id") or "?"
 
 
 def _is_driver_jvm(p) -> bool:
@@ -95,14 +100,17 @@ def executor_identity() -> ExecutorIdentity:
             chain.append(f"{p.pid} {name}")
             if name in _JVM_NAMES or os.path.basename(p.exe() or "") in _JVM_NAMES:
                 try:
-                    eid = _executor_id_from_cmdline(p.cmdline())
+                    cmdline = p.cmdline()
                 except psutil.AccessDenied:
-                    eid = "?"
+                    cmdline = []
+                eid = _executor_id_from_cmdline(cmdline)
+                cores = _cmdline_value(cmdline, "--cores")
                 return ExecutorIdentity(
                     socket.gethostname(),
                     p.pid,
                     round(p.create_time(), 2),
                     "driver" if eid == "?" and _is_driver_jvm(p) else eid,
+                    int(cores) if cores and cores.isdigit() else None,
                 )
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue

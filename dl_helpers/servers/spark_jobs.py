@@ -1,6 +1,7 @@
 """The Spark side of the lifecycle: one barrier task per executor, to start or to stop servers.
 
-Run from the driver. Each job runs n barrier tasks with a task resource profile asking for all
+Run from the driver (or a Spark Connect client: the jobs are DataFrame jobs, so they need no
+SparkContext). Each job runs n barrier tasks with a task resource profile asking for all
 of an executor's cores and GPUs, so that no executor gets two; a job that cannot get its slots
 is cancelled after a timeout instead of hanging. Both stop paths (a manager's ``stop()`` and
 ``stop_all_servers``) run the same stop job.
@@ -22,15 +23,25 @@ from dl_helpers.servers.info import ServerInfo
 from dl_helpers.servers.kind import ServerKind
 from dl_helpers.servers.launcher import LaunchSettings, launch_server, stop_local_servers
 from dl_helpers.servers.processes import executor_identity
+from dl_helpers.spark import context_or_none, default_parallelism, is_connect, session_master
 
 log = logging.getLogger(__name__)
 
 JOB_SLACK_S = 120.0  # a start job may take this long beyond the servers' start timeout
 
 
-def is_local(sc) -> bool:
-    m = sc.master.lower()
+def is_local(master: str) -> bool:
+    """``local[...]`` (one JVM, the driver, is the only executor), not ``local-cluster``."""
+    m = master.lower()
     return m.startswith("local") and not m.startswith("local-cluster")
+
+
+def session_gone(spark) -> bool:
+    """True once the session (classic: its SparkContext; Connect: the client) is stopped."""
+    sc = context_or_none(spark)
+    if sc is not None:
+        return sc._jsc is None
+    return bool(getattr(spark, "is_stopped", False))
 
 
 def _task_gpus() -> list[str]:
@@ -64,21 +75,34 @@ def _stop_task(manager_id: str | None) -> Iterator[str]:
         yield json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"})
 
 
-def expected_executors(sc, num_executors: int | None) -> int | None:
+def _conf(spark, key: str, default: str | None = None) -> str | None:
+    try:
+        return spark.conf.get(key, default)
+    except Exception:  # a Connect server may refuse to show some settings
+        return default
+
+
+def expected_executors(spark, num_executors: int | None) -> int | None:
     if num_executors:
         return int(num_executors)
-    m = re.match(r"local-cluster\[\s*(\d+)\s*,", sc.master)
+    m = re.match(r"local-cluster\[\s*(\d+)\s*,", session_master(spark))
     if m:
         return int(m.group(1))
-    conf = sc.getConf()
-    if conf.get("spark.dynamicAllocation.enabled", "false").lower() == "true":
+    if (_conf(spark, "spark.dynamicAllocation.enabled") or "false").lower() == "true":
         return None
-    n = conf.get("spark.executor.instances")
+    n = _conf(spark, "spark.executor.instances")
     return int(n) if n else None
 
 
-def executors(sc) -> list[dict]:
-    """Registered, active executors (not the driver): id, host, cores."""
+def executors(spark) -> list[dict]:
+    """Registered, active executors (not the driver): id, host, cores.
+
+    A classic session asks the driver's status store; a Spark Connect session cannot see the
+    driver, so a short probe job reports the executors its tasks ran on (see ``_probe``).
+    """
+    sc = context_or_none(spark)
+    if sc is None:
+        return _probe(spark)
     out = []
     try:
         it = sc._jsc.sc().statusStore().executorList(True).iterator()
@@ -96,15 +120,47 @@ def executors(sc) -> list[dict]:
     return out
 
 
-def wait_for_executors(sc, expected: int | None, timeout_s: float) -> list[dict]:
+def _probe_task(batches) -> Iterator:
+    import pandas as pd
+
+    for _ in batches:
+        pass
+    time.sleep(0.2)  # hold the slot a moment, so that the tasks spread over the executors
+    ident = executor_identity()
+    yield pd.DataFrame({"key": [ident.key], "id": [ident.executor_id], "host": [ident.host],
+                        "cores": [ident.cores or 0]})  # fmt: skip
+
+
+def _probe(spark) -> list[dict]:
+    """The executors a job of a few tasks per core reached (Spark Connect: no status store).
+
+    Every free slot takes tasks, so on an idle cluster every executor shows up; executors busy
+    with other work for the whole probe are missed (the start job then checks its count).
+    """
+    tasks = max(4, 3 * default_parallelism(spark))
+    df = spark.range(tasks, numPartitions=tasks)
+    rows = df.mapInPandas(_probe_task, "key string, id string, host string, cores int").collect()
+    found: dict[str, dict] = {}
+    for r in rows:
+        found[r.key] = {"id": r.id, "host": r.host, "cores": int(r.cores) or None}
+    out = [e for e in found.values() if e["id"] != "driver"]
+    cores = _conf(spark, "spark.executor.cores")
+    for e in out:
+        e["cores"] = e["cores"] or int(cores or 1)
+    return out
+
+
+def wait_for_executors(spark, expected: int | None, timeout_s: float) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while True:
-        last = executors(sc)
+        last = executors(spark)
         if expected is not None and len(last) >= expected:
             return last
         if expected is None and last:
+            if is_connect(spark):
+                return last  # the probe itself took time: executors that start together are in
             time.sleep(2)  # let executors that start together register
-            return executors(sc)
+            return executors(spark)
         if time.monotonic() > deadline:
             raise ServerError(
                 f"waited {timeout_s:.0f} s for {expected or 'any'} executors, "
@@ -114,18 +170,18 @@ def wait_for_executors(sc, expected: int | None, timeout_s: float) -> list[dict]
 
 
 class _JobTimeout:
-    """Run Spark jobs under a tag and cancel them after a timeout (no hang on missing slots)."""
+    """Run Spark jobs under a tag and cancel them after a timeout (no hang on missing slots).
 
-    def __init__(self, sc, timeout_s: float, what: str):
-        self.sc, self.timeout_s, self.what = sc, timeout_s, what
+    Session tags (``SparkSession.addTag`` / ``interruptTag``) work on classic and Spark Connect
+    sessions alike."""
+
+    def __init__(self, spark, timeout_s: float, what: str):
+        self.spark, self.timeout_s, self.what = spark, timeout_s, what
         self.tag = f"dl-helpers-servers-{uuid.uuid4().hex[:8]}"
         self.fired = False
 
     def __enter__(self):
-        if not hasattr(self.sc, "addJobTag"):  # PySpark < 3.5: no job tags, no timeout
-            self.timer = threading.Timer(0, lambda: None)
-            return self
-        self.sc.addJobTag(self.tag)
+        self.spark.addTag(self.tag)
         self.timer = threading.Timer(self.timeout_s, self._cancel)
         self.timer.daemon = True
         self.timer.start()
@@ -133,12 +189,11 @@ class _JobTimeout:
 
     def _cancel(self):
         self.fired = True
-        self.sc.cancelJobsWithTag(self.tag)
+        self.spark.interruptTag(self.tag)
 
     def __exit__(self, exc_type, exc, tb):
         self.timer.cancel()
-        if hasattr(self.sc, "removeJobTag"):
-            self.sc.removeJobTag(self.tag)
+        self.spark.removeTag(self.tag)
         if exc is not None and self.fired:
             raise ServerError(
                 f"{self.what} did not finish in {self.timeout_s:.0f} s and was cancelled "
@@ -147,29 +202,47 @@ class _JobTimeout:
         return False
 
 
-def gpus_per_executor(sc) -> float:
-    amount = sc.getConf().get("spark.executor.resource.gpu.amount")
+def gpus_per_executor(spark) -> float:
+    amount = _conf(spark, "spark.executor.resource.gpu.amount")
     return float(amount) if amount else 0.0
 
 
-def per_executor_job(sc, n: int, fn: Callable, cores: int, gpus: float, timeout_s: float,
-                     what: str) -> list:  # fmt: skip
-    """Run ``fn`` once per executor: n barrier tasks, each claiming a whole executor."""
+_NO_STAGE_LEVEL = ("TaskResourceProfiles are only supported", "ResourceProfiles are only supported")
+
+
+def per_executor_job(spark, n: int, fn: Callable, cores: int, gpus: float, timeout_s: float,
+                     what: str) -> list[str]:  # fmt: skip
+    """Run ``fn`` (an iterator of strings) once per executor: n barrier tasks, each claiming a
+    whole executor through a task resource profile.
+
+    A DataFrame job (``mapInPandas(barrier=True, profile=...)``), so it runs the same on a
+    classic session and over Spark Connect.
+    """
     from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
 
-    rdd = sc.parallelize(range(n), n).barrier().mapPartitions(lambda _: fn())
-    req = TaskResourceRequests().cpus(max(1, cores))
-    if gpus:
-        req = req.resource("gpu", gpus)
-    with _JobTimeout(sc, timeout_s, what):
+    def task(batches):
+        import pandas as pd
+
+        for _ in batches:
+            pass
+        yield pd.DataFrame({"out": list(fn())})
+
+    def run(profile):
+        df = spark.range(n, numPartitions=n)
+        out = df.mapInPandas(task, "out string", barrier=True, profile=profile)
+        return [r.out for r in out.collect()]
+
+    with _JobTimeout(spark, timeout_s, what):
+        if is_local(session_master(spark)):
+            return run(None)  # one executor, the driver: no slots to claim
+        req = TaskResourceRequests().cpus(max(1, cores))
+        if gpus:
+            req = req.resource("gpu", gpus)
         try:
-            return rdd.withResources(ResourceProfileBuilder().require(req).build).collect()
+            return run(ResourceProfileBuilder().require(req).build)
         except Exception as e:
             msg = str(e)
-            if (
-                "TaskResourceProfiles are only supported" not in msg
-                and "ResourceProfiles are only supported" not in msg
-            ):
+            if not any(m in msg for m in _NO_STAGE_LEVEL):
                 raise
             # No stage-level scheduling here (e.g. dynamic allocation on): a plain barrier stage
             # still runs the n tasks at once; the caller checks they landed on n executors.
@@ -177,31 +250,33 @@ def per_executor_job(sc, n: int, fn: Callable, cores: int, gpus: float, timeout_
                 "stage-level scheduling unavailable (%s); using a plain barrier stage",
                 msg.splitlines()[0][:200],
             )
-            rdd = sc.parallelize(range(n), n).barrier().mapPartitions(lambda _: fn())
-            return rdd.collect()
+            return run(None)
 
 
-def start_on_executors(sc, kind: ServerKind, launch: LaunchSettings, manager_id: str,
+def start_on_executors(spark, kind: ServerKind, launch: LaunchSettings, manager_id: str,
                        num_executors: int | None) -> dict[str, ServerInfo]:  # fmt: skip
     """Start one server per executor; returns ``{executor key: ServerInfo}``.
 
     Raises :class:`ServerError` naming every executor whose server failed; the caller stops
     those that did start (the stop job finds them by manager id).
     """
-    conf = sc.getConf()
-    if conf.get("spark.dynamicAllocation.enabled", "false").lower() == "true":
+    if (_conf(spark, "spark.dynamicAllocation.enabled") or "false").lower() == "true":
         log.warning(
             "dynamic allocation is on: executors added later have no %s server (their tasks "
             "fail with a clear error); turn it off for model servers",
             kind.display,
         )
-    execs = wait_for_executors(sc, expected_executors(sc, num_executors), launch.start_timeout_s)
+    if is_local(session_master(spark)):
+        execs = [{"id": "driver", "host": "driver", "cores": 1}]
+    else:
+        expected = expected_executors(spark, num_executors)
+        execs = wait_for_executors(spark, expected, launch.start_timeout_s)
     results = per_executor_job(
-        sc,
+        spark,
         len(execs),
         lambda: _start_task(kind, launch, manager_id),
         min(e["cores"] for e in execs),
-        gpus_per_executor(sc),
+        gpus_per_executor(spark),
         launch.start_timeout_s + JOB_SLACK_S,
         f"starting {kind.display} servers on {len(execs)} executors",
     )
@@ -226,22 +301,25 @@ def start_on_executors(sc, kind: ServerKind, launch: LaunchSettings, manager_id:
     return servers
 
 
-def stop_on_executors(sc, manager_id: str | None, timeout_s: float, what: str) -> list:
+def stop_on_executors(spark, manager_id: str | None, timeout_s: float, what: str) -> list:
     """Stop the servers of ``manager_id`` (every manager's if None) on every executor; returns
     what was found. The one stop job of both stop paths."""
-    if sc._jsc is None:
-        log.warning("SparkContext already stopped: the executors, and with them their servers, "
+    if session_gone(spark):
+        log.warning("Spark session already stopped: the executors, and with them their servers, "
                     "are gone or going")  # fmt: skip
         return []
-    execs = executors(sc)
+    if is_local(session_master(spark)):
+        execs = [{"id": "driver", "host": "driver", "cores": 1}]
+    else:
+        execs = executors(spark)
     if not execs:
         return []
     results = per_executor_job(
-        sc,
+        spark,
         len(execs),
         lambda: _stop_task(manager_id),
         min(e["cores"] for e in execs),
-        gpus_per_executor(sc),
+        gpus_per_executor(spark),
         timeout_s,
         what,
     )

@@ -5,6 +5,7 @@ between inputs and are deterministic, so Spark's outputs must equal the model's,
 """
 
 import pytest
+from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/conditional_generation_tf.ipynb"
@@ -35,5 +36,6 @@ def check(r, on_cluster):
 @pytest.mark.triton
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_conditional_generation_tf_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_conditional_generation_tf_cluster(run_nb, cluster, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

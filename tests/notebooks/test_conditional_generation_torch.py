@@ -4,6 +4,7 @@ translations, in-process and through Triton, equal model.generate on the same ro
 from __future__ import annotations
 
 import pytest
+from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/conditional_generation_torch.ipynb"
@@ -31,5 +32,6 @@ def check(r, on_cluster):
 @pytest.mark.triton
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_conditional_generation_notebook_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_conditional_generation_notebook_cluster(run_nb, cluster, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

@@ -5,6 +5,7 @@ and empty partitions."""
 from __future__ import annotations
 
 import pytest
+from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/housing_regression_torch.ipynb"
@@ -53,5 +54,6 @@ def check(r, on_cluster):
 @pytest.mark.triton
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_housing_regression_notebook_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_housing_regression_notebook_cluster(run_nb, cluster, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

@@ -1,6 +1,7 @@
 """notebooks/tensorflow/image_classification_tf.ipynb with CI parameters (TF environment)."""
 
 import pytest
+from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/tensorflow/image_classification_tf.ipynb"
@@ -38,5 +39,6 @@ def check(r, on_cluster):
 @pytest.mark.triton
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_image_classification_tf_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_image_classification_tf_cluster(run_nb, cluster, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

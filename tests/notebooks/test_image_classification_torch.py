@@ -5,6 +5,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
@@ -80,5 +81,6 @@ def test_image_classification_torch(run_nb, no_triton_left):
 @pytest.mark.triton
 @pytest.mark.spark
 @pytest.mark.cluster
-def test_image_classification_torch_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_image_classification_torch_cluster(run_nb, cluster, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

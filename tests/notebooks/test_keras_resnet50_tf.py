@@ -6,6 +6,7 @@ which one wins is the machine's business, so it is not asserted.
 """
 
 import pytest
+from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/tensorflow/keras_resnet50_tf.ipynb"
@@ -45,5 +46,6 @@ def check(r, on_cluster):
 @pytest.mark.triton
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_keras_resnet50_tf_cluster(run_nb, cluster, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_keras_resnet50_tf_cluster(run_nb, cluster, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

@@ -5,6 +5,7 @@ per executor, its files under shared storage."""
 import re
 
 import pytest
+from conftest import notebook_modes
 from notebook_checks import CLUSTER_HOSTS, check_placement
 from server_processes import no_server_left  # noqa: F401  (a fixture)
 
@@ -52,5 +53,6 @@ def check(r, on_cluster):
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_llm_batch_inference_cluster(run_nb, cluster, no_server_left):  # noqa: F811
-    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster)["results"], on_cluster=True)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
+def test_llm_batch_inference_cluster(run_nb, cluster, no_server_left, mode):  # noqa: F811
+    check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

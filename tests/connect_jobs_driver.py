@@ -1,0 +1,167 @@
+"""A driver for the Spark Connect tests of SparkProgress and run_chunked: one process, one Connect
+session (a server started here on local[2]), since a process holds one kind of session only.
+
+Run as ``python connect_jobs_driver.py WORKDIR``. It runs each scenario (the classic tests'
+own functions where they apply to both kinds of session, and the Connect-only cases below) with
+the Connect session, and prints one ``RESULT {json}`` line per scenario: its name, whether it
+passed, its traceback, its seconds. The test module asserts on those lines.
+"""
+
+# No "from __future__ import annotations": pandas_udf reads the type hints.
+
+import io
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import pytest  # noqa: E402
+import test_progress  # noqa: E402
+import test_resume  # noqa: E402
+from resume_driver import transform  # noqa: E402
+
+from dl_helpers.progress import SparkProgress  # noqa: E402
+from dl_helpers.resume import chunk_markers, read_committed, run_chunked  # noqa: E402
+from dl_helpers.spark import SparkConnectUnsupported, build_session, is_connect  # noqa: E402
+
+SERVER_CONF = {
+    # Progress reports this often (default 2 s): short test jobs still get several.
+    "spark.connect.progress.reportInterval": "100ms",
+}
+
+
+def failed_job_ends_the_bar(spark, tmp):
+    """The classic failure test, less what Connect cannot tell (failed tasks count as ended)."""
+    buf = io.StringIO()
+    with pytest.raises(Exception, match="bad row 3000"):
+        with SparkProgress(spark, total=test_progress.N_ROWS, label="ids", interval=0.1,
+                           out=buf) as bar:  # fmt: skip
+            test_progress.run(test_progress.slow_ids(spark, fail_at=3000))
+    assert not bar.thread.is_alive()
+    assert bar.lines[-1].startswith("[progress] ids: failed (PythonException)"), bar.lines
+    assert bar.summary["state"] == "failed" and bar.summary["tasks_total"] == 8, bar.summary
+    assert bar.tag not in spark.getTags()  # the tag is removed
+    assert bar._handler not in spark._client._progress_handlers  # and the handler
+    assert buf.getvalue().splitlines() == bar.lines
+
+
+def operations_outside_the_block_are_not_counted(spark, tmp):
+    """A job before the block and one from another thread during it are not the block's."""
+    import threading
+
+    test_progress.run(test_progress.slow_ids(spark))  # 8 tasks before the block
+    with SparkProgress(spark, label="three", interval=0.1, out=io.StringIO()) as bar:
+        assert bar.tag in spark.getTags()
+        other = threading.Thread(target=lambda: test_progress.run(test_progress.slow_ids(spark)))
+        other.start()
+        test_progress.run(test_progress.slow_ids(spark).coalesce(3))  # 3 tasks
+        other.join()
+    assert bar.summary["state"] == "done" and bar.summary["rows"] is None
+    assert bar.summary["tasks"] == bar.summary["tasks_total"] == 3, bar.summary
+    assert bar.lines[-1].startswith("[progress] three: done, 3/3 tasks (100%) |"), bar.lines
+
+
+def resume_after_a_failed_chunk(spark, tmp):
+    """A transform that fails in chunk 2 stops the run there; the rerun writes chunks 2..5 only,
+    after removing what the failed write left; every input row exactly once."""
+    src, x = test_resume.write_input(tmp / "input.parquet", n=1200, files=2)
+    out = tmp / "output"
+    df = spark.read.parquet(src)
+    with pytest.raises(Exception, match="chunk 2 fails"):
+        run_chunked(df, fail_in_chunk_2, str(out), num_chunks=6)
+    assert test_resume.marked(out) == {0, 1}
+    assert (out / "_tmp").is_dir()  # the failed chunk's folder is left half-written
+    first_run = {m["run"] for m in chunk_markers(spark, str(out)).values()}
+
+    buf = io.StringIO()
+    result = run_chunked(df, transform, str(out), num_chunks=6,
+                         progress={"out": buf, "interval": 0.1})  # fmt: skip
+    assert result.skipped == [0, 1] and result.ran == [2, 3, 4, 5], result
+    assert result.complete and result.rows_written == 800
+    assert any("_tmp" in p for p in result.cleaned) and not (out / "_tmp").exists()
+    assert result.output == f"file:{out}" and all(p.startswith("file:/") for p in result.cleaned)
+    markers = chunk_markers(spark, str(out))
+    assert {markers[i]["run"] for i in result.ran} == {result.run_id}
+    assert {markers[i]["run"] for i in result.skipped} == first_run != {result.run_id}
+    assert sum(m["rows"] for m in markers.values()) == 1200
+    test_resume.check_output(spark, out, x)
+    last = result.progress_lines[-1]
+    assert last.startswith("[progress] 4 chunks: done,") and "| 800/800 rows |" in last, last
+    assert result.progress_summary["tasks"] == result.progress_summary["tasks_total"] > 0
+    # A file: URI names the same folder; the run there does nothing more.
+    again = run_chunked(df, transform, f"file://{out}", num_chunks=6)
+    assert again.ran == [] and again.skipped == list(range(6)) and again.complete
+    assert read_committed(spark, f"file:{out}").count() == 1200
+
+
+def fail_in_chunk_2(df):
+    """id, x -> id, y = 2x, failing for the ids of chunk 2 of 6 (ids 400..599 of 1200)."""
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("double")
+    def double(i: pd.Series, x: pd.Series) -> pd.Series:
+        if ((i >= 400) & (i < 600)).any():
+            raise ValueError("chunk 2 fails")
+        return x * 2
+
+    return df.select("id", double("id", "x").alias("y"))
+
+
+def other_schemes_are_refused(spark, tmp):
+    """An output Connect cannot commit from this process: a clear error naming it, nothing run."""
+    df = spark.range(0, 10)
+    for path in ("s3a://bucket/out", "hdfs://nn:8020/out", "file://otherhost/out"):
+        with pytest.raises(SparkConnectUnsupported, match="mount") as e:
+            run_chunked(df, lambda d: d, path, num_chunks=2)
+        assert repr(path) in str(e.value)
+    with pytest.raises(SparkConnectUnsupported, match="s3a://bucket/out"):
+        read_committed(spark, "s3a://bucket/out")
+
+
+SCENARIOS = {
+    # The classic tests, run unchanged on the Connect session.
+    "progress_lines_with_rows_per_second": lambda s, t: (
+        test_progress.test_lines_with_rows_per_second_during_a_job(s)
+    ),
+    "progress_over_chunks": test_progress.test_chunked_run_shows_progress_over_its_chunks,
+    "resume_unmarked_chunk_redone": (
+        test_resume.test_unmarked_chunk_is_redone_and_a_complete_run_does_nothing
+    ),
+    "resume_other_plan_refused": test_resume.test_another_input_or_plan_is_refused,
+    # What differs on Connect, or has no classic test in this form.
+    "progress_failed_job": failed_job_ends_the_bar,
+    "progress_outside_block": operations_outside_the_block_are_not_counted,
+    "resume_after_failed_chunk": resume_after_a_failed_chunk,
+    "resume_other_schemes_refused": other_schemes_are_refused,
+}
+
+
+def main(argv: list[str]) -> None:
+    work = Path(argv[0])
+    t0 = time.perf_counter()
+    spark = build_session("connect-jobs", master="local[2]", remote="local", conf=SERVER_CONF)
+    assert is_connect(spark), type(spark)
+    print("SESSION", json.dumps({"seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+    for name, scenario in SCENARIOS.items():
+        tmp = work / name
+        tmp.mkdir(parents=True)
+        t = time.perf_counter()
+        error = None
+        try:
+            scenario(spark, tmp)
+        except BaseException:  # noqa: BLE001 - reported to the test, which fails on it
+            error = traceback.format_exc()
+        result = {"name": name, "ok": error is None, "error": error,
+                  "seconds": round(time.perf_counter() - t, 1)}  # fmt: skip
+        print("RESULT", json.dumps(result), flush=True)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
