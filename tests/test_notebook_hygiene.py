@@ -1,8 +1,10 @@
 """Every committed notebook is reviewable and runnable the same way: one `parameters` cell
-holding output_dir, shared_dir and offline, no outputs or execution counts, a name that picks its
-environment, lint-clean, and a test that runs it."""
+holding output_dir, shared_dir, offline and spark_remote, no outputs or execution counts, a name
+that picks its environment, no SparkContext-only API (so it runs on Spark Connect), lint-clean,
+and a test that runs it."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,11 +33,30 @@ def test_notebook_is_clean_and_parameterized(path):
     assert len(tagged) == 1, f"{len(tagged)} cells tagged 'parameters' (want exactly one)"
     assert code.index(tagged[0]) <= 1, "the parameters cell must be near the top"
     params = "".join(tagged[0]["source"])
-    for name in ("output_dir", "shared_dir", "offline"):
+    for name in ("output_dir", "shared_dir", "offline", "spark_remote"):
         assert f"{name} =" in params, f"parameters cell lacks {name}"
     for c in code:
         assert not c.get("outputs"), "committed with outputs"
         assert c.get("execution_count") is None, "committed with execution counts"
+
+
+# What a Spark Connect session lacks: the SparkContext and everything reached through it.
+CONTEXT_ONLY = re.compile(
+    r"\bsparkContext\b|\.rdd\b|\bSparkFiles\b|\badd(Py)?File\(|\b_jsc\b|\b_jvm\b"
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_notebook_runs_on_spark_connect(path):
+    nb = json.loads(path.read_text())
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code":
+            continue
+        source = "".join(c["source"])
+        for line in source.splitlines():
+            assert not CONTEXT_ONLY.search(line), f"cell {i} needs a SparkContext: {line.strip()}"
+        if "build_session(" in source:
+            assert "remote=spark_remote" in source, f"cell {i}: build_session without remote="
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)

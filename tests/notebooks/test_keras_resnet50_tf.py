@@ -1,8 +1,8 @@
 """notebooks/tensorflow/keras_resnet50_tf.ipynb with CI parameters (TF environment).
 
-Small images (64x64) keep ResNet50 affordable on 2 CPU cores; the comparison of the broadcast
-pandas_udf with predict_batch_udf still runs (and is recorded), but which one wins is the
-machine's business, so it is not asserted.
+Small images (64x64) keep ResNet50 affordable on 2 CPU cores; the comparison of the pandas_udf
+(weights from a file on shared storage) with predict_batch_udf still runs (and is recorded), but
+which one wins is the machine's business, so it is not asserted.
 """
 
 import pytest
