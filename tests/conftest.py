@@ -153,7 +153,11 @@ def run_nb():
             params["spark_remote"] = "local"
         where = output or ("cluster" if cluster is not None else "local")
         out = OUTPUT / (where if mode == CLASSIC else f"{where}-{mode}")
-        return run_notebook(ROOT / notebook, out, params, cell_timeout, extra_env=extra_env)
+        res = run_notebook(ROOT / notebook, out, params, cell_timeout, extra_env=extra_env)
+        # The notebook ran in the mode asked for (every notebook records describe(spark)).
+        session = res["results"]["session"]
+        assert session["connect"] == str(mode == CONNECT).lower(), session
+        return res
 
     return _run
 
