@@ -120,8 +120,9 @@ CONNECT_IN_CI = {
 }
 
 
-def notebook_modes(notebook: str) -> list[str]:
-    """The modes a notebook's test runs in (a pytest parameter list)."""
+def notebook_modes(notebook: str, default: str | None = None) -> list[str]:
+    """The modes a notebook's test runs in (a pytest parameter list); ``default`` overrides the
+    split for a test of its own (DL_TEST_NOTEBOOK_MODES still wins)."""
     chosen = os.environ.get("DL_TEST_NOTEBOOK_MODES", "").strip().lower()
     if chosen == "both":
         return [CLASSIC, CONNECT]
@@ -129,6 +130,8 @@ def notebook_modes(notebook: str) -> list[str]:
         return [chosen]
     if chosen:
         raise pytest.UsageError(f"DL_TEST_NOTEBOOK_MODES={chosen!r}: use both, classic or connect")
+    if default:
+        return [default]
     return [CONNECT if Path(notebook).stem in CONNECT_IN_CI else CLASSIC]
 
 

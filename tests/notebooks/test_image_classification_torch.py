@@ -5,7 +5,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import notebook_modes
+from conftest import CONNECT, notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
@@ -70,11 +70,14 @@ def check(r, on_cluster):
     check_placement(r, on_cluster)
 
 
+# In local mode this notebook (the one with the most sections: fast path, large job, progress,
+# resume, Triton) runs over Spark Connect, on the cluster on a classic session: both modes in CI.
 @pytest.mark.notebook
 @pytest.mark.triton
 @pytest.mark.spark
-def test_image_classification_torch(run_nb, no_triton_left):
-    check(run_nb(NOTEBOOK, PARAMS)["results"], on_cluster=False)
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK, default=CONNECT))
+def test_image_classification_torch(run_nb, no_triton_left, mode):
+    check(run_nb(NOTEBOOK, PARAMS, mode=mode)["results"], on_cluster=False)
 
 
 @pytest.mark.notebook
