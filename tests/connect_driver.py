@@ -2,7 +2,8 @@
 one session kind per process, and the other tests hold a classic session).
 
 ``server URL``: connect to a Connect server the test started with the pip package's
-``sbin/start-connect-server.sh``; check the session, the input checks and a Triton server per
+``sbin/start-connect-server.sh`` (its workers without dl_helpers); ship dl_helpers as an
+artifact; check the session, the input checks and a Triton server per
 executor (start, infer, stop; a failed block; ``stop_all_servers``); print ``RESULT {json}``.
 ``orphan URL`` starts servers and waits to be killed; ``cleanup URL PIDS`` stops what it left
 from a new client. tests/connect_jobs_driver.py runs the same checks on a Connect server
@@ -179,6 +180,7 @@ def orphan(url: str) -> None:
 
     cloudpickle.register_pickle_by_value(triton_models)
     spark = build_session("connect-orphan", remote=url)
+    _ship(spark)
     m = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
     m.start()
     tree = [p for s in m.servers.values() for p in _tree(s.pid)]
@@ -192,16 +194,45 @@ def cleanup(url: str, tree: str) -> None:
 
     pids = [int(p) for p in tree.split(",")]
     spark = build_session("connect-cleanup", remote=url)
+    _ship(spark)
     result = {"running_before": _running(pids), "found": len(stop_all_servers(spark))}
     result["left"] = _gone(pids)
     print("RESULT " + json.dumps(result), flush=True)
     spark.stop()
 
 
+def _dl_helpers_on_workers(spark) -> str:
+    """Where the executors import dl_helpers from (or the ImportError)."""
+    from pyspark.sql import functions as F
+
+    def probe(_):  # defined in __main__: pickled by value, needs nothing on the worker
+        try:
+            import dl_helpers.environment as e
+        except ImportError as exc:
+            return "ImportError: " + str(exc)
+        return e.__file__ + " | " + e.master_kind("local[2]")
+
+    rows = spark.range(2).select(F.udf(probe)("id").alias("where")).collect()
+    return sorted({r.where for r in rows})[0]
+
+
+def _ship(spark) -> None:
+    """dl_helpers to this session's executors (artifacts are per session)."""
+    import tempfile
+
+    from dl_helpers.clusters import ship_package
+
+    ship_package(spark, tempfile.mkdtemp(prefix="dlh-zip-"))
+
+
 def main(url: str) -> None:
     t0 = time.monotonic()
     spark = build_session("connect-tests", remote=url)
     result: dict = {"session_s": round(time.monotonic() - t0, 1)}
+    # The server's workers do not have dl_helpers: the client sends it as an artifact.
+    before = _dl_helpers_on_workers(spark)
+    _ship(spark)
+    result["shipped"] = {"before": before, "after": _dl_helpers_on_workers(spark)}
     result["session"] = _session_facts(spark)
     result["checks"] = _input_checks(spark)
     result["servers"] = _servers(spark, full=True)

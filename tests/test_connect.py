@@ -1,6 +1,7 @@
 """Spark Connect on a Connect server the test starts apart with the pip package's
 ``sbin/start-connect-server.sh`` (the shape of a cluster's Connect endpoint: the client is not the
-driver): the session, the input checks, the model-server lifecycle, a killed client.
+driver; dl_helpers not installed on its workers, shipped as an artifact): the session, the input
+checks, the model-server lifecycle, a killed client.
 
 Each client runs in a process of its own (tests/connect_driver.py): PySpark holds one session
 kind per process. The same checks on a Connect server started in the client's process are in
@@ -15,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -51,9 +53,17 @@ def connect_server(tmp_path_factory):
     home = Path(pyspark.__file__).parent
     run = tmp_path_factory.mktemp("connect-server")
     port = _free_port()
-    env = dict(os.environ, SPARK_HOME=str(home), SPARK_PID_DIR=str(run), SPARK_LOG_DIR=str(run),
-               PYSPARK_PYTHON=PY, SPARK_LOCAL_IP="127.0.0.1")  # fmt: skip
-    env.pop("SPARK_REMOTE", None)
+    # The server's Python workers run this environment's Python with -S: its libraries (on
+    # PYTHONPATH) but not the editable install of dl_helpers, as on a cluster where dl_helpers
+    # is not installed; the client ships it as a session artifact (ship_package).
+    wrapper = run / "python-nosite"
+    wrapper.write_text(f'#!/bin/sh\nexec "{PY}" -S "$@"\n')
+    wrapper.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_"))}
+    paths = [sysconfig.get_paths()["purelib"], str(HERE)]
+    env.update(SPARK_HOME=str(home), SPARK_PID_DIR=str(run), SPARK_LOG_DIR=str(run),
+               PYSPARK_PYTHON=str(wrapper), SPARK_LOCAL_IP="127.0.0.1",
+               PYTHONPATH=os.pathsep.join(paths))  # fmt: skip
     start = [
         "bash", str(home / "sbin" / "start-connect-server.sh"), "--master", "local[2]",
         "--conf", f"spark.connect.grpc.binding.port={port}",
@@ -81,6 +91,13 @@ def connect_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(connect_server):
     return _run_driver("server", connect_server)
+
+
+def test_dl_helpers_reaches_the_executors_as_an_artifact(result):
+    shipped = result["shipped"]
+    assert shipped["before"].startswith("ImportError"), shipped  # not installed there
+    assert "dl_helpers" in shipped["after"] and shipped["after"].endswith("| local"), shipped
+    assert not shipped["after"].startswith(str(HERE.parent)), shipped  # not the checkout
 
 
 def test_session_is_a_connect_session_with_the_inference_settings(result):
