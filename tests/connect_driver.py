@@ -62,7 +62,7 @@ def _gone(pids, timeout_s: float = 30.0) -> list[int]:
     return _running(pids)
 
 
-def _session_facts(spark) -> dict:
+def session_facts(spark) -> dict:
     facts = {
         "module": type(spark).__module__,
         "is_connect": is_connect(spark),
@@ -85,7 +85,7 @@ def _make_predict_fn():
     return predict
 
 
-def _input_checks(spark) -> dict:
+def run_input_checks(spark) -> dict:
     from pyspark.sql.types import FloatType
 
     from dl_helpers.inference import checked_predict_batch_udf
@@ -133,7 +133,7 @@ def _infer(spark, servers) -> dict:
     }
 
 
-def _servers(spark, full: bool) -> dict:
+def run_server_lifecycle(spark, full: bool) -> dict:
     import cloudpickle
 
     from dl_helpers.triton import TritonServerManager, stop_all_servers
@@ -233,9 +233,9 @@ def main(url: str) -> None:
     before = _dl_helpers_on_workers(spark)
     _ship(spark)
     result["shipped"] = {"before": before, "after": _dl_helpers_on_workers(spark)}
-    result["session"] = _session_facts(spark)
-    result["checks"] = _input_checks(spark)
-    result["servers"] = _servers(spark, full=True)
+    result["session"] = session_facts(spark)
+    result["checks"] = run_input_checks(spark)
+    result["servers"] = run_server_lifecycle(spark, full=True)
     print("RESULT " + json.dumps(result), flush=True)
     spark.stop()
 

@@ -130,7 +130,7 @@ def other_schemes_are_refused(spark, tmp):
 
 def session_settings(spark, tmp):
     """$SPARK_REMOTE asks for Connect as remote= does; the master given still counts."""
-    s = connect_driver._session_facts(spark)
+    s = connect_driver.session_facts(spark)
     assert s["module"] == "pyspark.sql.connect.session" and s["is_connect"] is True, s
     assert s["describe"]["master"] == "local[2]" and s["describe"]["connect"] == "true", s
     assert s["describe"]["default_parallelism"] == "2", s
@@ -149,7 +149,7 @@ def listens_on_loopback_only(spark, tmp):
 
 
 def input_checks(spark, tmp):
-    c = connect_driver._input_checks(spark)
+    c = connect_driver.run_input_checks(spark)
     assert c["rows"] == 10 and c["equal"], c
     assert "input column 'data' (row 41): has 11 values, expected 12 (shape [12])" in c["error"]
 
@@ -157,7 +157,7 @@ def input_checks(spark, tmp):
 def servers_lifecycle(spark, tmp):
     """One server (local mode: the driver is the executor), started by a one-task DataFrame job;
     answers like the model; nothing left after stop, a failed block, or stop_all_servers."""
-    s = connect_driver._servers(spark, full=True)
+    s = connect_driver.run_server_lifecycle(spark, full=True)
     assert len(s["servers"]) == 1, s
     (info,) = s["servers"].values()
     assert info["address"] == "127.0.0.1" and "driver" in info["executor"], s
