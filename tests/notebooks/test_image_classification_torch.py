@@ -5,7 +5,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import CONNECT, notebook_modes
+from conftest import CLASSIC, notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
@@ -70,12 +70,11 @@ def check(r, on_cluster):
     check_placement(r, on_cluster)
 
 
-# In local mode this notebook (the one with the most sections: fast path, large job, progress,
-# resume, Triton) runs over Spark Connect, on the cluster on a classic session: both modes in CI.
+# Local mode on a classic session is the main job (make run); it stays so in CI.
 @pytest.mark.notebook
 @pytest.mark.triton
 @pytest.mark.spark
-@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK, default=CONNECT))
+@pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK, default=CLASSIC))
 def test_image_classification_torch(run_nb, no_triton_left, mode):
     check(run_nb(NOTEBOOK, PARAMS, mode=mode)["results"], on_cluster=False)
 
