@@ -169,8 +169,18 @@ def servers_lifecycle(spark, tmp):
     assert s["stop_all_found"] == 1 and s["left_after_stop_all"] == [], s
 
 
+def partition_sizes_without_rdd(spark, tmp):
+    """frames.partition_sizes / num_partitions over Connect (no df.rdd there), empty ones too."""
+    from dl_helpers.frames import num_partitions, partition_sizes
+
+    assert partition_sizes(spark.range(0, 10, 1, 4)) == [2, 3, 2, 3]
+    assert partition_sizes(spark.range(0, 100, 1, 4).filter("id < 10")) == [10, 0, 0, 0]
+    assert num_partitions(spark.range(0, 2).repartition(5)) == 5
+
+
 SCENARIOS = {
     "session_settings": session_settings,
+    "partition_sizes": partition_sizes_without_rdd,
     "loopback_only": listens_on_loopback_only,
     "input_checks": input_checks,
     "servers_lifecycle": servers_lifecycle,

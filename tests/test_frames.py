@@ -3,10 +3,6 @@ view on a classic session, and the same code runs over Spark Connect, which has 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,36 +54,4 @@ def test_argmax_and_collect_by_id(spark):
     assert np.allclose(values[2], [0.1, 0.9, 0.0])
 
 
-CONNECT_SCRIPT = """
-import json
-from dl_helpers.frames import num_partitions, partition_sizes
-from dl_helpers.spark import build_session, is_connect
-
-spark = build_session("frames-connect", remote="local[2]")
-out = {
-    "connect": is_connect(spark),
-    "range": partition_sizes(spark.range(0, 10, 1, 4)),
-    "filtered": partition_sizes(spark.range(0, 100, 1, 4).filter("id < 10")),
-    "repartitioned": num_partitions(spark.range(0, 2).repartition(5)),
-}
-spark.stop()
-print("RESULT", json.dumps(out))
-"""
-
-
-def test_partition_sizes_over_spark_connect():
-    """A separate process: a Connect session cannot share this one with the classic fixture."""
-    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p))
-    env.pop("SPARK_REMOTE", None)
-    proc = subprocess.run([sys.executable, "-c", CONNECT_SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    out = json.loads(lines[-1].removeprefix("RESULT "))
-    assert out == {
-        "connect": True,
-        "range": [2, 3, 2, 3],
-        "filtered": [10, 0, 0, 0],
-        "repartitioned": 5,
-    }
+# Over Spark Connect: the partition_sizes scenario of tests/connect_jobs_driver.py.
