@@ -156,17 +156,15 @@ def input_checks(spark, tmp):
 
 def servers_lifecycle(spark, tmp):
     """One server (local mode: the driver is the executor), started by a one-task DataFrame job;
-    answers like the model; nothing left after stop, a failed block, or stop_all_servers."""
-    s = connect_driver.run_server_lifecycle(spark, full=True)
+    answers like the model; nothing left after stop. (A failed block and stop_all_servers:
+    tests/test_connect.py, on a separate Connect server.)"""
+    s = connect_driver.run_server_lifecycle(spark, full=False)
     assert len(s["servers"]) == 1, s
     (info,) = s["servers"].values()
     assert info["address"] == "127.0.0.1" and "driver" in info["executor"], s
     assert s["infer"]["rows"] == 100 and s["infer"]["equal"], s
     assert s["infer"]["server_pids"] == [info["pid"]], s
     assert s["left_after_stop"] == [], s
-    assert s["failed_block"] == "the cell failed" and s["failed_block_servers"] > 0, s
-    assert s["left_after_failure"] == [], s
-    assert s["stop_all_found"] == 1 and s["left_after_stop_all"] == [], s
 
 
 def partition_sizes_without_rdd(spark, tmp):
