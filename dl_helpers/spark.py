@@ -289,15 +289,8 @@ def _set_log_level(spark, log_level: str) -> None:
 
 
 def is_connect(spark) -> bool:
-    """True for a Spark Connect session (no SparkContext on this side)."""
-    try:
-        from pyspark.sql.utils import is_remote
-
-        if type(spark).__module__.startswith("pyspark.sql.connect"):
-            return True
-        return bool(is_remote()) and getattr(spark, "_sc", None) is None
-    except ImportError:  # PySpark without Connect support
-        return False
+    """True for a Spark Connect session (no SparkContext on this side): its class is Connect's."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def context_or_none(spark):
