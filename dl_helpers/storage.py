@@ -168,8 +168,10 @@ def expected_executors(spark) -> int | None:
 
 def wait_for_executors(spark, count: int, timeout_s: float = 60.0) -> int:
     """Wait until ``count`` executors have registered (classic sessions); return how many did."""
-    sc = getattr(spark, "_sc", None)
-    if sc is None or getattr(sc, "_jsc", None) is None:
+    from dl_helpers.spark import context_or_none
+
+    sc = context_or_none(spark)
+    if sc is None or sc._jsc is None:
         return 0  # Spark Connect: the server schedules; nothing to wait on from here
     deadline = time.monotonic() + timeout_s
     while True:
