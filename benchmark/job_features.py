@@ -35,8 +35,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
-DIM = 784
+from mlp_workload import DIM, importable_by_workers, make_data, make_predict_fn  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,39 +51,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark" / "job_features")
     return ap.parse_args(argv)
-
-
-def make_predict_fn():
-    import torch
-
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(DIM, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 10)).eval()  # fmt: skip
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return net(torch.from_numpy(x.astype(np.float32, copy=False))).numpy()
-
-    return predict
-
-
-def make_data(path: Path, rows: int, files: int) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if path.exists() and len(list(path.glob("*.parquet"))) == files:
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    per = -(-rows // files)
-    for f in range(files):
-        lo, hi = f * per, min(rows, (f + 1) * per)
-        x = rng.random((hi - lo, DIM), dtype=np.float32)
-        values = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM)
-        table = pa.table({"id": pa.array(np.arange(lo, hi, dtype=np.int64)),
-                          "x": values.cast(pa.list_(pa.float32()))})  # fmt: skip
-        pq.write_table(table, path / f"part-{f:03d}.parquet")
 
 
 def variants(spark, df, a, work: Path):
@@ -142,6 +110,7 @@ def check_outputs(spark, work: Path) -> float:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    importable_by_workers()
     from dl_helpers.spark import build_session
 
     data = a.out / f"data_{a.rows}"

@@ -48,9 +48,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-import udf_overhead as U  # noqa: E402  (the model and the model-alone measurement)
+import udf_overhead as U  # noqa: E402  (the model-alone measurement)
+from mlp_workload import DIM, importable_by_workers, make_data, make_model, make_predict_fn  # noqa: E402
 
-DIM = U.DIM
 FAST, STANDARD, NOOP, ALONE = "fast path", "predict_batch_udf", "no-op Arrow UDF", "model alone"
 
 
@@ -73,40 +73,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
-def make_data(path: Path, rows: int, files: int) -> None:
-    """``id``, ``x`` (array<float>[784]) and ``xb`` (the same rows as a tensor column)."""
-    import pyarrow.parquet as pq
-
-    from dl_helpers.tensors import tensor_table
-
-    if path.exists() and len(list(path.glob("*.parquet"))) == files:
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    per = -(-rows // files)
-    for f in range(files):
-        lo, hi = f * per, min(rows, (f + 1) * per)
-        x = rng.random((hi - lo, DIM), dtype=np.float32)
-        x_list = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM).cast(
-            pa.list_(pa.float32())
-        )
-        table = tensor_table({"id": np.arange(lo, hi, dtype=np.int64), "x": x_list, "xb": x})
-        pq.write_table(table, path / f"part-{f:03d}.parquet", row_group_size=8192)
-
-
-def make_mlp():
-    import torch
-
-    torch.set_num_threads(1)
-    model = U.make_model()
-
-    def predict(x):
-        with torch.inference_mode():
-            return model(torch.from_numpy(x)).numpy()
-
-    return predict
-
-
 def noop_body(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
     from pyspark.sql.types import ArrayType, FloatType
 
@@ -124,9 +90,10 @@ def stages(df, batch_size: int) -> dict:
 
     from dl_helpers.tensors import tensor_predict_udf, tensor_spec
 
-    fast = tensor_predict_udf(make_mlp, return_type=ArrayType(FloatType()), batch_size=batch_size,
+    logits = ArrayType(FloatType())
+    fast = tensor_predict_udf(make_predict_fn, return_type=logits, batch_size=batch_size,
                               input_tensor_shapes=[tensor_spec(df, "xb")])  # fmt: skip
-    standard = predict_batch_udf(make_mlp, return_type=ArrayType(FloatType()),
+    standard = predict_batch_udf(make_predict_fn, return_type=logits,
                                  batch_size=batch_size, input_tensor_shapes=[[DIM]])  # fmt: skip
     noop = arrow_udf(noop_body, ArrayType(FloatType()))
     return {FAST: df.select("id", fast("xb").alias("p")),
@@ -142,7 +109,7 @@ def check_outputs(df, batch_size: int, n: int = 512) -> dict:
     todo = stages(sample, batch_size)
     x = np.stack(sample.orderBy("id").toPandas()["x"].to_list()).astype(np.float32)
     with torch.inference_mode():
-        want = U.make_model()(torch.from_numpy(x)).numpy()
+        want = make_model()(torch.from_numpy(x)).numpy()
     got = {k: np.stack(todo[k].orderBy("id").toPandas()["p"].to_list()) for k in (FAST, STANDARD)}
     return {
         "max_abs_diff_fast_vs_model": float(np.abs(got[FAST] - want).max()),
@@ -175,7 +142,7 @@ def model_cpu_per_row(rows: int = 8192, batch: int = 1024) -> float:
     import torch
 
     torch.set_num_threads(1)
-    model = U.make_model()
+    model = make_model()
     x = np.random.default_rng(1).random((rows, DIM), dtype=np.float32)
     with torch.inference_mode():
         model(torch.from_numpy(x[:batch]))
@@ -187,10 +154,7 @@ def model_cpu_per_row(rows: int = 8192, batch: int = 1024) -> float:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
-    # Spark's Python workers import udf_overhead (the model) as the driver does.
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-    )
+    importable_by_workers()
     from dl_helpers.spark import build_session
 
     data = a.out / f"data_{a.rows}_{a.partitions}"

@@ -44,8 +44,9 @@ import pandas as pd  # at module level: pandas_udf resolves the type hints in th
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
-DIM = 784
+from mlp_workload import DIM, importable_by_workers, make_data, make_model, make_predict_fn  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,44 +81,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
-def make_model():
-    import torch
-
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Linear(DIM, 512),
-        torch.nn.ReLU(),
-        torch.nn.Linear(512, 512),
-        torch.nn.ReLU(),
-        torch.nn.Linear(512, 10),
-    ).eval()
-
-
-def make_data(path: Path, rows: int, files: int) -> None:
-    """``id``, ``x`` (array<float>[784]) and ``xb`` (the same as raw float32 bytes)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if path.exists() and len(list(path.glob("*.parquet"))) == files:
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    per = -(-rows // files)
-    for f in range(files):
-        lo, hi = f * per, min(rows, (f + 1) * per)
-        x = rng.random((hi - lo, DIM), dtype=np.float32)
-        table = pa.table(
-            {
-                "id": pa.array(np.arange(lo, hi, dtype=np.int64)),
-                "x": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), DIM).cast(
-                    pa.list_(pa.float32())
-                ),
-                "xb": pa.array([r.tobytes() for r in x], type=pa.binary()),
-            }
-        )
-        pq.write_table(table, path / f"part-{f:03d}.parquet", row_group_size=8192)
-
-
 def model_alone(path: Path, cores: int, rows: int) -> float:
     """Rows/s of the MLP on all rows in memory, one process per core, one thread each."""
     import multiprocessing as mp
@@ -135,7 +98,8 @@ def _model_shard(path: str, shard: int, nshards: int) -> float:
 
     torch.set_num_threads(1)
     col = pq.read_table(path, columns=["xb"]).column("xb").to_pylist()[shard::nshards]
-    x = np.frombuffer(b"".join(col), dtype=np.float32).reshape(-1, DIM)
+    # bytearray: a writable buffer (torch.from_numpy warns on read-only ones)
+    x = np.frombuffer(bytearray(b"".join(col)), dtype=np.float32).reshape(-1, DIM)
     model = make_model()
     with torch.inference_mode():
         model(torch.from_numpy(x[:1024]))  # warm-up
@@ -158,18 +122,6 @@ def stages(batch_sizes):
     def make_zeros():
         def predict(x):
             return np.zeros(len(x), dtype=np.float32)
-
-        return predict
-
-    def make_mlp():
-        import torch
-
-        torch.set_num_threads(1)
-        model = make_model()
-
-        def predict(x):
-            with torch.inference_mode():
-                return model(torch.from_numpy(x)).numpy()
 
         return predict
 
@@ -199,7 +151,10 @@ def stages(batch_sizes):
             make_zeros, return_type=FloatType(), batch_size=b, input_tensor_shapes=[[DIM]]
         )
         mlp = predict_batch_udf(
-            make_mlp, return_type=ArrayType(FloatType()), batch_size=b, input_tensor_shapes=[[DIM]]
+            make_predict_fn,
+            return_type=ArrayType(FloatType()),
+            batch_size=b,
+            input_tensor_shapes=[[DIM]],
         )
         out[f"predict_batch_udf, no model (batch {b})"] = lambda df, u=zeros: df.select(
             "id", u("x").alias("p")
@@ -234,6 +189,7 @@ def check_outputs(spark, df, todo, n: int = 256) -> float:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    importable_by_workers()
     from dl_helpers.spark import build_session
 
     data = a.out / f"data_{a.rows}"
