@@ -1,6 +1,6 @@
 """housing_regression_torch.ipynb with CI parameters: Spark's predictions (array column, 8
-columns, compiled model, Triton) equal the model's own, and the UDF handles a batch of one row
-and empty partitions."""
+columns, the fast path's tensor column, compiled model, Triton) equal the model's own, and the
+UDF handles a batch of one row and empty partitions."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def check(r, on_cluster):
     for layout in ("array", "columns"):
         assert r[f"spark_{layout}_rows"] == n_test
         assert r[f"spark_{layout}_max_abs_diff"] < TOL
+
+    # the fast path (tensor column, native Arrow UDF) gives predict_batch_udf's predictions
+    assert r["fast_path_rows"] == n_test
+    assert r["fast_path_max_abs_diff"] < TOL
+    assert r["fast_vs_standard_max_abs_diff"] < TOL
+    assert set(r["rows_per_s_warm"]) == {"predict_batch_udf", "fast path"}
+    assert min(r["rows_per_s_warm"].values()) > 0
 
     # a partition's last batch holding one row, a one-row DataFrame, and empty partitions
     assert r["edge_last_batch_of_one_rows"] == 5
