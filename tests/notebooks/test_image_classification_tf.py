@@ -21,11 +21,14 @@ PARAMS = {
 def check(r, on_cluster):
     assert r["reloaded_max_abs_diff"] == 0.0  # the .keras file round-trips exactly
     assert r["test_accuracy"] > 0.5  # trained (chance is 0.1)
-    for layout in ("array", "columns"):  # every row once, scored as the model scores it
+    for layout in ("array", "columns", "fast"):  # every row once, scored as the model scores it
         assert r[f"spark_{layout}_rows"] == ROWS
         assert r[f"spark_{layout}_distinct_ids"] == ROWS
         assert r[f"spark_{layout}_max_abs_diff"] < 1e-4
         assert r[f"spark_{layout}_same_classes"] is True
+    # the fast path (tensor column, native Arrow UDF) gives predict_batch_udf's logits
+    assert r["fast_vs_standard_max_abs_diff"] < 1e-5
+    assert r["fast_rows_per_s_warm"] > 0 and r["spark_rows_per_s_warm"] > 0
     assert r["predictions_rows"] == ROWS
     assert r["spark_accuracy"] == pytest.approx(r["test_accuracy"], abs=1e-9)
     assert r["triton_rows"] == ROWS
