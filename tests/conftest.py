@@ -29,6 +29,11 @@ os.environ.setdefault("DL_HELPERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Every Spark application the tests start reads tests/spark_conf/spark-defaults.conf: its JVMs
+# (drivers, executors, Connect servers) start faster with the JIT and GC flags it sets; nothing
+# else about Spark changes.
+os.environ.setdefault("SPARK_CONF_DIR", str(ROOT / "tests" / "spark_conf"))
+
 
 # Every Triton server this test run starts keeps its run folders here, and every process of such
 # a server (tritonserver, stubs) inherits the variable: the process scans below count only this
