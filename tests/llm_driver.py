@@ -19,49 +19,28 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from driver_process import TWO_EXECUTORS, executor_key_udf, gpu_executor_conf  # noqa: E402
 from llm_models import greedy_one_by_one  # noqa: E402
+from server_processes import alive, listen_addresses, process_tree  # noqa: E402
 
 from dl_helpers.llm_generation import return_type  # noqa: E402
 from dl_helpers.llm_serving import OpenAIServerManager, openai_predict_fn  # noqa: E402
-from dl_helpers.servers.processes import executor_identity  # noqa: E402
 from dl_helpers.spark import build_session  # noqa: E402
 
 NEW_TOKENS = 6
 
 
 def _tree(pid: int) -> list[int]:
-    import psutil
-
-    return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie; a process that exits while it is looked at is not running."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    return [p.pid for p in process_tree(pid)]
 
 
 def cluster(gpu_script: str, model_dir: str) -> None:
     import psutil
     from pyspark.ml.functions import predict_batch_udf
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType
 
-    conf = {
-        "spark.executor.cores": "1",
-        "spark.executor.memory": "768m",
-        "spark.executor.resource.gpu.amount": "1",
-        "spark.executor.resource.gpu.discoveryScript": gpu_script,
-        "spark.worker.resource.gpu.amount": "1",
-        "spark.worker.resource.gpu.discoveryScript": gpu_script,
-        "spark.task.resource.gpu.amount": "1",
-    }
     t0 = time.monotonic()
-    spark = build_session("llm-two-executors", master="local-cluster[2,1,1024]", conf=conf)
+    spark = build_session("llm-two-executors", master=TWO_EXECUTORS,
+                          conf=gpu_executor_conf(gpu_script))  # fmt: skip
     result: dict = {"session_s": round(time.monotonic() - t0, 1)}
 
     servers = OpenAIServerManager(spark, model_dir, start_timeout_s=300)
@@ -72,22 +51,13 @@ def cluster(gpu_script: str, model_dir: str) -> None:
             "cuda_visible_devices": psutil.Process(s.pid).environ().get("CUDA_VISIBLE_DEVICES")}
         for k, s in servers.servers.items()
     }  # fmt: skip
-    listen = set()
-    for s in servers.servers.values():
-        tree = set(_tree(s.pid))
-        listen |= {c.laddr.ip for c in psutil.net_connections(kind="inet")
-                   if c.status == psutil.CONN_LISTEN and c.pid in tree}  # fmt: skip
-    result["listen_addresses"] = sorted(listen)
+    pids = [pid for s in result["servers"].values() for pid in s["tree"]]
+    result["listen_addresses"] = sorted(listen_addresses(pids))
 
     prompts = [f"Question {i}: what is {i} plus {i}?" for i in range(16)]
     udf = predict_batch_udf(openai_predict_fn(servers, max_new_tokens=NEW_TOKENS),
                             return_type=return_type(), batch_size=3)  # fmt: skip
-
-    @F.pandas_udf(StringType())
-    def executor_key(ids):
-        import pandas as pd
-
-        return pd.Series([executor_identity().key] * len(ids))
+    executor_key = executor_key_udf()
 
     df = spark.createDataFrame(list(enumerate(prompts)), "id long, prompt string").repartition(4)
     rows = df.select("id", udf("prompt", "id").alias("a"), executor_key("id").alias("key"))
@@ -106,9 +76,7 @@ def cluster(gpu_script: str, model_dir: str) -> None:
         )
     servers.stop()
     result["stop_s"] = servers.timings["stop_s"]
-    result["left_after_stop"] = [
-        pid for s in result["servers"].values() for pid in s["tree"] if _running(pid)
-    ]  # fmt: skip
+    result["left_after_stop"] = [pid for pid in pids if alive(pid)]
     print("RESULT " + json.dumps(result), flush=True)
 
     again = OpenAIServerManager(spark, model_dir, start_timeout_s=300)

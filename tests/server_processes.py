@@ -2,7 +2,7 @@
 server (the detached server process and all its children: tritonserver, stubs, an inference
 engine) carries ``DL_HELPERS_SERVER`` in its environment, and this run's servers also carry the
 run's ``DL_HELPERS_TRITON_DIR`` (set by conftest). ``no_server_left`` fails a test that leaves
-one running."""
+one running. Also: a process's tree, which of some processes still run, what they listen on."""
 
 from __future__ import annotations
 
@@ -41,3 +41,51 @@ def no_server_left():
         time.sleep(0.5)
         left = set(server_processes()) - before
     assert not left, f"server processes left running: {sorted(left)}"
+
+
+def process_tree(pid: int) -> list:
+    """The process and everything under it, as ``psutil.Process`` objects."""
+    import psutil
+
+    p = psutil.Process(pid)
+    return [p] + p.children(recursive=True)
+
+
+def running(procs) -> list[str]:
+    """'pid name' of those of ``procs`` (``psutil.Process``) that still run (zombies do not)."""
+    import psutil
+
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {p.name()}")
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (not a zombie); one that exits while looked at does not."""
+    import psutil
+
+    try:
+        return bool(running([psutil.Process(pid)]))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def listen_addresses(pids) -> set[str]:
+    """Addresses the processes listen on (an IPv4-mapped IPv6 address, as gRPC binds
+    127.0.0.1, is shown as its IPv4 address)."""
+    import ipaddress
+
+    import psutil
+
+    pids = set(pids)
+    out = set()
+    for c in psutil.net_connections(kind="inet"):
+        if c.status == psutil.CONN_LISTEN and c.pid in pids:
+            ip = ipaddress.ip_address(c.laddr.ip.split("%")[0])
+            out.add(str(getattr(ip, "ipv4_mapped", None) or ip))
+    return out

@@ -9,20 +9,23 @@ owner-killed cases run tests/llm_driver.py, a driver program of their own.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from driver_process import gpu_discovery_script, kill_owner_and_time, read_line, start_driver
 from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
-from server_processes import no_server_left  # noqa: F401  (a fixture)
+from server_processes import (
+    listen_addresses,
+    no_server_left,  # noqa: F401  (a fixture)
+    process_tree,
+    running,
+)
 
 from dl_helpers.llm_generation import return_type
 from dl_helpers.llm_serving import OpenAIServerManager, openai_predict_fn, vllm_unavailable
@@ -30,41 +33,13 @@ from dl_helpers.servers.kind import ServeContext
 from dl_helpers.servers.openai_server import OpenAIServer
 
 HERE = Path(__file__).resolve().parent
-PY = sys.executable
+DRIVER = HERE / "llm_driver.py"
 OWNER_GONE_BOUND_S = 60  # owner poll 1 s + engine stop (<= 10 s) + a busy CI box's slack
 PROMPTS = ["What is the capital of France?", "Name three colors.", "Hi",
            "Summarise: Spark splits a table into partitions.", "Is this review positive?",
            "Translate 'cat' to French."]  # fmt: skip
 NEW_TOKENS = 8
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # 2 cores: more threads only fight over them
-
-
-def _tree(pid: int) -> list:
-    import psutil
-
-    p = psutil.Process(pid)
-    return [p] + p.children(recursive=True)
-
-
-def _running(procs) -> list[str]:
-    import psutil
-
-    out = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(f"{p.pid} {p.name()}")
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
-def _listen_addresses(procs) -> set[str]:
-    import psutil
-
-    pids = {p.pid for p in procs}
-    return {c.laddr.ip for c in psutil.net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN and c.pid in pids}  # fmt: skip
 
 
 def _chat_udf(servers, batch_size=4, **kw):
@@ -117,10 +92,10 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
         with OpenAIServerManager(spark, str(tiny_model), port=port, start_timeout_s=240,
                                  server_env=ONE_THREAD) as servers:  # fmt: skip
             (info,) = servers.servers.values()
-            tree = _tree(info.pid)
+            tree = process_tree(info.pid)
             assert info.port != port and info.log_path.endswith("server-2.log")
             assert "already in use" in (Path(info.run_dir) / "server-1.log").read_text()
-            assert _listen_addresses(tree) == {"127.0.0.1"}
+            assert listen_addresses(p.pid for p in tree) == {"127.0.0.1"}
             assert info.token is None  # transformers serve has no API key: loopback only
 
             df = _prompts_df(spark, PROMPTS).repartition(2)
@@ -146,7 +121,7 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
                 bad_df = _prompts_df(spark, ["Hi", bad, "Hello"])
                 with pytest.raises(Exception, match=message):
                     bad_df.select(udf("prompt", "id")).collect()
-    assert _running(tree) == [] and not Path(info.run_dir).exists()
+    assert running(tree) == [] and not Path(info.run_dir).exists()
     print(f"\nlocal transformers serve: start {servers.timings['start_s']} s, "
           f"stop {servers.timings['stop_s']} s")  # fmt: skip
 
@@ -157,7 +132,7 @@ def test_server_killed_mid_job_fails_fast(spark, tiny_model, no_server_left):  #
         spark, str(tiny_model), start_timeout_s=240, server_env=ONE_THREAD
     ) as servers:
         (info,) = servers.servers.values()
-        tree = _tree(info.pid)
+        tree = process_tree(info.pid)
         killed_at = {}
 
         def kill_when_busy():
@@ -181,7 +156,7 @@ def test_server_killed_mid_job_fails_fast(spark, tiny_model, no_server_left):  #
         elapsed = failed_at - killed_at["t"]
         assert elapsed < 30, f"job took {elapsed:.1f} s to fail after the server was killed"
         print(f"\njob failed {elapsed:.2f} s after the server was killed")
-    assert _running(tree) == []
+    assert running(tree) == []
 
 
 @pytest.mark.spark
@@ -206,73 +181,14 @@ def test_vllm_answers_like_the_model(spark, tiny_model, no_server_left):  # noqa
 # own driver processes: owner killed, two executors
 
 
-def _start_driver(args: list[str]) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([PY, str(HERE / "llm_driver.py"), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
-
-
-def _read_line(proc: subprocess.Popen, prefix: str, timeout_s: float, seen: list[str]) -> dict:
-    box: dict = {}
-
-    def reader():
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith(prefix + " "):
-                box["v"] = json.loads(line[len(prefix) + 1 :])
-                return
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    t.join(timeout_s)
-    if "v" not in box:
-        proc.kill()
-        # A Python traceback may be followed by many lines of Spark's shutdown: show it too.
-        start = next((i for i, x in enumerate(seen) if x.startswith("Traceback")), None)
-        trace = "".join(seen[start : start + 40]) if start is not None else ""
-        raise AssertionError(
-            f"no {prefix} line in {timeout_s} s (exit {proc.poll()}):\n{trace}\n...\n"
-            + "".join(seen[-60:])
-        )
-    return box["v"]
-
-
-def _kill_owner_and_time(proc: subprocess.Popen, servers: dict) -> float:
-    import psutil
-
-    procs = []
-    for s in servers.values():
-        for pid in s["tree"]:
-            try:
-                procs.append(psutil.Process(pid))
-            except psutil.NoSuchProcess:
-                pass
-    assert _running(procs), "servers not running before the owner was killed"
-    proc.send_signal(signal.SIGKILL)  # no stop(), no atexit, no finalizers
-    t0 = time.monotonic()
-    while _running(procs) and time.monotonic() - t0 < OWNER_GONE_BOUND_S:
-        time.sleep(0.2)
-    elapsed = time.monotonic() - t0
-    proc.wait(10)
-    assert _running(procs) == [], f"left {OWNER_GONE_BOUND_S} s after the owner died"
-    deadline = time.monotonic() + 10
-    dirs = [Path(s["run_dir"]) for s in servers.values()]
-    while any(d.exists() for d in dirs) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(d.exists() for d in dirs), dirs
-    return elapsed
-
-
 @pytest.mark.spark
 @pytest.mark.slow
 def test_two_executors_one_host(tiny_model, no_server_left, tmp_path):  # noqa: F811
-    gpu = tmp_path / "gpus.sh"
-    gpu.write_text('#!/usr/bin/env bash\necho \'{"name":"gpu","addresses":["0"]}\'\n')
-    gpu.chmod(0o755)
+    gpu = gpu_discovery_script(tmp_path)
     seen: list[str] = []
-    proc = _start_driver(["cluster", str(gpu), str(tiny_model)])
+    proc = start_driver(DRIVER, ["cluster", str(gpu), str(tiny_model)])
     try:
-        res = _read_line(proc, "RESULT", 540, seen)
+        res = read_line(proc, "RESULT", 540, seen)
         servers = res["servers"]
         assert len(servers) == 2 and len({s["port"] for s in servers.values()}) == 2, servers
         assert res["listen_addresses"] == ["127.0.0.1"]
@@ -286,9 +202,9 @@ def test_two_executors_one_host(tiny_model, no_server_left, tmp_path):  # noqa: 
         assert res["left_after_stop"] == []
         print(f"\ncluster timings: { {k: res[k] for k in ('session_s', 'start_s', 'stop_s')} }")
 
-        again = _read_line(proc, "READY", 300, seen)
+        again = read_line(proc, "READY", 300, seen)
         assert len(again) == 2
-        elapsed = _kill_owner_and_time(proc, again)
+        elapsed = kill_owner_and_time(proc, again, OWNER_GONE_BOUND_S)
         print(f"cluster: servers gone {elapsed:.1f} s after the driver was killed")
     finally:
         if proc.poll() is None:

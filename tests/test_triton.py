@@ -11,8 +11,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import triton_models
+from driver_process import gpu_discovery_script, kill_owner_and_time, read_line, start_driver
+from server_processes import listen_addresses, process_tree, running
 
 from dl_helpers.servers.launcher import library_path
 from dl_helpers.triton import (
@@ -32,7 +32,7 @@ from dl_helpers.triton import (
 )
 
 HERE = Path(__file__).resolve().parent
-PY = sys.executable
+DRIVER = HERE / "triton_driver.py"
 
 # Servers must be gone this long after their owner dies (owner poll 1 s + Triton stop ~5 s,
 # and on a cluster the executor JVMs noticing the dead driver first; generous for a busy CI box).
@@ -41,43 +41,6 @@ OWNER_GONE_BOUND_S = 60
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def server_tree(info: ServerInfo) -> list:
-    """The server process and everything under it (tritonserver, Python-backend stubs)."""
-    import psutil
-
-    p = psutil.Process(info.pid)
-    return [p] + p.children(recursive=True)
-
-
-def running(procs) -> list:
-    import psutil
-
-    out = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(f"{p.pid} {p.name()}")
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
-def listen_addresses(pids) -> set[str]:
-    """Addresses the processes listen on (an IPv4-mapped IPv6 address, as gRPC binds
-    127.0.0.1, is shown as its IPv4 address)."""
-    import ipaddress
-
-    import psutil
-
-    pids = set(pids)
-    out = set()
-    for c in psutil.net_connections(kind="inet"):
-        if c.status == psutil.CONN_LISTEN and c.pid in pids:
-            ip = ipaddress.ip_address(c.laddr.ip.split("%")[0])
-            out.add(str(getattr(ip, "ipv4_mapped", None) or ip))
-    return out
 
 
 def affine_df(spark, n: int, partitions: int):
@@ -149,7 +112,7 @@ def test_local_start_infer_stop(spark, no_triton_left, manager_kwargs):
         spark, triton_models.bind_test_models, model_name="affine", **manager_kwargs
     ) as servers:
         (info,) = servers.servers.values()
-        tree = server_tree(info)
+        tree = process_tree(info.pid)
         names = {p.name() for p in tree}
         assert "tritonserver" in names and any("stub" in n for n in names), names
         # Listeners only on loopback, and only the one protocol port.
@@ -238,7 +201,7 @@ def test_grpc_instances_and_batching_delay(spark, no_triton_left):
     ) as servers:
         (info,) = servers.servers.values()
         assert info.url.startswith("grpc://127.0.0.1:")
-        assert listen_addresses(p.pid for p in server_tree(info)) == {"127.0.0.1"}
+        assert listen_addresses(p.pid for p in process_tree(info.pid)) == {"127.0.0.1"}
         with ModelClient(info.url, "affine", access_token=info.token) as client:
             config = client.model_config
         assert config.max_batch_size == 16
@@ -262,7 +225,7 @@ def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs,
         spark, triton_models.bind_test_models, model_name="affine", server_env=env, **manager_kwargs
     ) as servers:
         (info,) = servers.servers.values()
-        tree = server_tree(info)
+        tree = process_tree(info.pid)
         workspace = Path(json.loads((Path(info.run_dir) / "status.json").read_text())["workspace"])
         killed_at = {}
 
@@ -354,7 +317,7 @@ def test_interrupts_leave_no_server(spark, no_triton_left):
     with pytest.raises(KeyboardInterrupt):
         with manager as servers:
             (info,) = servers.servers.values()
-            tree = server_tree(info)
+            tree = process_tree(info.pid)
             raise KeyboardInterrupt
     assert running(tree) == [] and _processes_of(manager) == []
 
@@ -396,76 +359,16 @@ TWO_EXECUTOR_MODES = (
 )
 
 
-def _start_driver(args: list[str]) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        [PY, str(HERE / "triton_driver.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-
-
-def _read_line(proc: subprocess.Popen, prefix: str, timeout_s: float, seen: list[str]) -> dict:
-    """The JSON after ``prefix`` on the driver's output (reading in a thread: no hang)."""
-    box: dict = {}
-
-    def reader():
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith(prefix + " "):
-                box["v"] = json.loads(line[len(prefix) + 1 :])
-                return
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    t.join(timeout_s)
-    if "v" not in box:
-        proc.kill()
-        raise AssertionError(
-            f"no {prefix} line from the driver in {timeout_s} s:\n" + "".join(seen[-60:])
-        )
-    return box["v"]
-
-
-def _kill_owner_and_time(proc: subprocess.Popen, servers: dict) -> float:
-    import psutil
-
-    procs = []
-    for s in servers.values():
-        for pid in s["tree"]:
-            try:
-                procs.append(psutil.Process(pid))
-            except psutil.NoSuchProcess:
-                pass
-    assert running(procs), "servers not running before the owner was killed"
-    proc.send_signal(signal.SIGKILL)  # no stop(), no atexit, no finalizers
-    t0 = time.monotonic()
-    while running(procs) and time.monotonic() - t0 < OWNER_GONE_BOUND_S:
-        time.sleep(0.2)
-    elapsed = time.monotonic() - t0
-    proc.wait(10)
-    assert running(procs) == [], f"left {OWNER_GONE_BOUND_S} s after the owner died"
-    # An orphaned server also removes its run folder (nobody else will).
-    deadline = time.monotonic() + 10
-    dirs = [Path(s["run_dir"]) for s in servers.values()]
-    while any(d.exists() for d in dirs) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(d.exists() for d in dirs), dirs
-    return elapsed
-
-
 @pytest.mark.spark
 @pytest.mark.triton
 @pytest.mark.slow
 def test_owner_killed_local_servers_exit(no_triton_left):
     seen: list[str] = []
-    proc = _start_driver(["owner-local"])
+    proc = start_driver(DRIVER, ["owner-local"])
     try:
-        servers = _read_line(proc, "READY", 300, seen)
+        servers = read_line(proc, "READY", 300, seen)
         assert len(servers) == 1
-        elapsed = _kill_owner_and_time(proc, servers)
+        elapsed = kill_owner_and_time(proc, servers, OWNER_GONE_BOUND_S)
         print(f"\nlocal: servers gone {elapsed:.1f} s after the driver was killed")
     finally:
         if proc.poll() is None:
@@ -477,13 +380,11 @@ def test_owner_killed_local_servers_exit(no_triton_left):
 @pytest.mark.slow
 @pytest.mark.parametrize("remote", TWO_EXECUTOR_MODES, ids=lambda r: "connect" if r else "classic")
 def test_two_executors_one_host(no_triton_left, tmp_path, remote):
-    gpu = tmp_path / "gpus.sh"
-    gpu.write_text('#!/usr/bin/env bash\necho \'{"name":"gpu","addresses":["0"]}\'\n')
-    gpu.chmod(0o755)
+    gpu = gpu_discovery_script(tmp_path)
     seen: list[str] = []
-    proc = _start_driver(["cluster", str(gpu)] + ([remote] if remote else []))
+    proc = start_driver(DRIVER, ["cluster", str(gpu)] + ([remote] if remote else []))
     try:
-        res = _read_line(proc, "RESULT", 540, seen)
+        res = read_line(proc, "RESULT", 540, seen)
         assert res["connect"] == (remote is not None)
         servers = res["servers"]
         # Two executors on one host: two servers, two ports, both on loopback.
@@ -501,9 +402,9 @@ def test_two_executors_one_host(no_triton_left, tmp_path, remote):
         times = {k: res[k] for k in ("session_s", "start_s", "stop_s")}
         print(f"\ncluster timings: {times}")
 
-        again = _read_line(proc, "READY", 300, seen)
+        again = read_line(proc, "READY", 300, seen)
         assert len(again) == 2
-        elapsed = _kill_owner_and_time(proc, again)
+        elapsed = kill_owner_and_time(proc, again, OWNER_GONE_BOUND_S)
         print(f"cluster: servers gone {elapsed:.1f} s after the driver was killed")
     finally:
         if proc.poll() is None:

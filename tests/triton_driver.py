@@ -26,11 +26,12 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import triton_models  # noqa: E402
+from driver_process import TWO_EXECUTORS, executor_key_udf, gpu_executor_conf  # noqa: E402
+from server_processes import alive, listen_addresses, process_tree  # noqa: E402
 
 from dl_helpers.spark import build_session, is_connect  # noqa: E402
 from dl_helpers.triton import (  # noqa: E402
     TritonServerManager,
-    executor_identity,
     triton_predict_fn,
 )
 
@@ -43,10 +44,7 @@ def _ship_models_by_value() -> None:
 
 
 def _tree(pid: int) -> list[int]:
-    import psutil
-
-    p = psutil.Process(pid)
-    return [pid] + [c.pid for c in p.children(recursive=True)]
+    return [p.pid for p in process_tree(pid)]
 
 
 def _ready_and_wait(servers: TritonServerManager) -> None:
@@ -71,23 +69,13 @@ def cluster(gpu_script: str, remote: str | None = None) -> None:
         ArrayType,
         FloatType,
         LongType,
-        StringType,
         StructField,
         StructType,
     )
 
-    conf = {
-        "spark.executor.cores": "1",
-        "spark.executor.memory": "768m",
-        "spark.executor.resource.gpu.amount": "1",
-        "spark.executor.resource.gpu.discoveryScript": gpu_script,
-        "spark.worker.resource.gpu.amount": "1",
-        "spark.worker.resource.gpu.discoveryScript": gpu_script,
-        "spark.task.resource.gpu.amount": "1",
-    }
     t0 = time.monotonic()
-    spark = build_session("triton-two-executors", master="local-cluster[2,1,1024]", conf=conf,
-                          remote=remote)  # fmt: skip
+    spark = build_session("triton-two-executors", master=TWO_EXECUTORS,
+                          conf=gpu_executor_conf(gpu_script), remote=remote)  # fmt: skip
     _ship_models_by_value()
     result: dict = {"session_s": round(time.monotonic() - t0, 1), "connect": is_connect(spark)}
 
@@ -105,13 +93,8 @@ def cluster(gpu_script: str, remote: str | None = None) -> None:
         }
         for k, s in servers.servers.items()
     }
-    listen = set()
-    for s in servers.servers.values():
-        tree = set(_tree(s.pid))
-        for c in psutil.net_connections(kind="inet"):
-            if c.status == psutil.CONN_LISTEN and c.pid in tree:
-                listen.add(c.laddr.ip)
-    result["listen_addresses"] = sorted(listen)
+    pids = [pid for s in result["servers"].values() for pid in s["tree"]]
+    result["listen_addresses"] = sorted(listen_addresses(pids))
 
     out_type = StructType(
         [StructField("y", ArrayType(FloatType())), StructField("pid", LongType())]
@@ -122,12 +105,7 @@ def cluster(gpu_script: str, remote: str | None = None) -> None:
         batch_size=7,
         input_tensor_shapes=[[2]],
     )
-
-    @F.pandas_udf(StringType())
-    def executor_key(ids):
-        import pandas as pd
-
-        return pd.Series([executor_identity().key] * len(ids))
+    executor_key = executor_key_udf()
 
     df = spark.range(0, 200, numPartitions=8).select(
         "id", F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("x")
@@ -139,10 +117,7 @@ def cluster(gpu_script: str, remote: str | None = None) -> None:
     result["pairs"] = sorted({(r.key, r.p.pid) for r in rows})
     servers.stop()
     result["stop_s"] = servers.timings["stop_s"]
-    result["left_after_stop"] = [
-        pid for s in result["servers"].values() for pid in s["tree"] if psutil.pid_exists(pid)
-        and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]  # fmt: skip
+    result["left_after_stop"] = [pid for pid in pids if alive(pid)]
     print("RESULT " + json.dumps(result), flush=True)
 
     again = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
