@@ -19,18 +19,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 
-# Print a command so it can be pasted into a shell: arguments quoted only where needed.
-print_cmd() {
-  local a out=()
-  for a in "$@"; do
-    if [[ $a =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-      out+=("$a")
-    else
-      out+=("'${a//\'/\'\\\'\'}'")
-    fi
-  done
-  printf '%s\n' "${out[*]}"
-}
+# shellcheck source=SCRIPTDIR/../ci/print_cmd.sh
+source "$repo/ci/print_cmd.sh"
 
 usage() {
   echo "usage: FRAMEWORK=torch|tf DATABRICKS_USER=you@example.com $0 aws|azure" >&2
