@@ -36,8 +36,11 @@ run: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python ci/run_notebook.py notebooks/pytorch/image_classification_torch.ipynb \
 		--output-dir $(OUT)/run
 
+# Everything: the suite in the torch environment (notebook tests run each notebook in its own),
+# then the TensorFlow-only unit tests, which need the tf environment (see test-tf).
 test: $(TORCH_STAMP) $(TF_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests $(PYTEST_ARGS)
+	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py $(PYTEST_ARGS)
 
 # The TensorFlow-only unit tests (the TF notebooks' stand-ins, which the notebook tests also run
 # end to end): in the tf environment.
