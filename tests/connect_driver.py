@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 import triton_models  # noqa: E402
+from server_processes import alive, process_tree  # noqa: E402
 
 from dl_helpers.spark import (  # noqa: E402
     SparkConnectUnsupported,
@@ -37,22 +38,11 @@ WEIGHTS = np.arange(12, dtype=np.float32).reshape(12, 1) / 10
 
 
 def _tree(pid: int) -> list[int]:
-    import psutil
-
-    return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    return [p.pid for p in process_tree(pid)]
 
 
 def _running(pids) -> list[int]:
-    import psutil
-
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
+    return [pid for pid in pids if alive(pid)]
 
 
 def _gone(pids, timeout_s: float = 30.0) -> list[int]:

@@ -34,15 +34,15 @@ def gpu_discovery_script(folder: Path) -> Path:
 
 
 def gpu_executor_conf(script: str) -> dict[str, str]:
-    """Settings giving each one-core executor (and each task) the one GPU of ``script``."""
-    return {
-        "spark.executor.cores": "1",
+    """Settings giving each one-core executor (and each task) the one GPU of ``script``: a GPU
+    cluster's settings (``dl_helpers.clusters.gpu_spark_conf``) plus where the GPU is found."""
+    from dl_helpers.clusters import gpu_spark_conf
+
+    return gpu_spark_conf(1) | {
         "spark.executor.memory": "768m",
-        "spark.executor.resource.gpu.amount": "1",
         "spark.executor.resource.gpu.discoveryScript": script,
         "spark.worker.resource.gpu.amount": "1",
         "spark.worker.resource.gpu.discoveryScript": script,
-        "spark.task.resource.gpu.amount": "1",
     }
 
 
