@@ -48,8 +48,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-import udf_overhead as U  # noqa: E402  (the model-alone measurement)
-from mlp_workload import DIM, importable_by_workers, make_data, make_model, make_predict_fn  # noqa: E402
+from mlp_workload import (  # noqa: E402
+    DIM,
+    importable_by_workers,
+    make_data,
+    make_model,
+    make_predict_fn,
+    model_alone,
+)
 
 FAST, STANDARD, NOOP, ALONE = "fast path", "predict_batch_udf", "no-op Arrow UDF", "model alone"
 
@@ -177,7 +183,7 @@ def main(argv=None) -> int:
                 if name == ALONE:
                     if not r:
                         continue
-                    speed = U.model_alone(data, a.cores, a.rows)
+                    speed = model_alone(data, a.cores, a.rows)
                     cpu_us = 1e6 * model_cpu_per_row()
                 else:
                     c0, t0 = tree_cpu(), time.perf_counter()

@@ -1,6 +1,6 @@
 """The MLP workload of the small-row benchmarks (``udf_overhead``, ``mlp_fast_path``,
 ``job_features``): N rows of 784 float32 values in Parquet and the image-classification MLP
-(784-512-512-10, seeded random weights).
+(784-512-512-10, seeded random weights), and the model alone on those rows (the limit).
 
 Functions of this module travel to Spark's Python workers by name: call
 :func:`importable_by_workers` before the session starts.
@@ -9,6 +9,7 @@ Functions of this module travel to Spark's Python workers by name: call
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,31 @@ def make_data(path: Path, rows: int, files: int) -> None:
         )
         table = tensor_table({"id": np.arange(lo, hi, dtype=np.int64), "x": x_list, "xb": x})
         pq.write_table(table, path / f"part-{f:03d}.parquet", row_group_size=8192)
+
+
+def model_alone(path: Path, cores: int, rows: int) -> float:
+    """Rows/s of the MLP on all rows in memory, one process per core, one thread each."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(cores) as pool:
+        shards = pool.starmap(_model_shard, [(str(path), i, cores) for i in range(cores)])
+    # Every process starts its clock after loading; the slowest decides.
+    return rows / max(shards)
+
+
+def _model_shard(path: str, shard: int, nshards: int) -> float:
+    import pyarrow.parquet as pq
+    import torch
+
+    torch.set_num_threads(1)
+    col = pq.read_table(path, columns=["xb"]).column("xb").to_pylist()[shard::nshards]
+    # bytearray: a writable buffer (torch.from_numpy warns on read-only ones)
+    x = np.frombuffer(bytearray(b"".join(col)), dtype=np.float32).reshape(-1, DIM)
+    model = make_model()
+    with torch.inference_mode():
+        model(torch.from_numpy(x[:1024]))  # warm-up
+        t0 = time.perf_counter()
+        for i in range(0, len(x), 1024):
+            model(torch.from_numpy(x[i : i + 1024]))
+        return time.perf_counter() - t0

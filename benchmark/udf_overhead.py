@@ -46,7 +46,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from mlp_workload import DIM, importable_by_workers, make_data, make_model, make_predict_fn  # noqa: E402
+from mlp_workload import (  # noqa: E402
+    DIM,
+    importable_by_workers,
+    make_data,
+    make_model,
+    make_predict_fn,
+    model_alone,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,34 +86,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if min(a.arrow_batch + a.batch_size) < 1:
         ap.error("--arrow-batch and --batch-size values must be >= 1")
     return a
-
-
-def model_alone(path: Path, cores: int, rows: int) -> float:
-    """Rows/s of the MLP on all rows in memory, one process per core, one thread each."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(cores) as pool:
-        shards = pool.starmap(_model_shard, [(str(path), i, cores) for i in range(cores)])
-    # Every process starts its clock after loading; the slowest decides.
-    return rows / max(shards)
-
-
-def _model_shard(path: str, shard: int, nshards: int) -> float:
-    import pyarrow.parquet as pq
-    import torch
-
-    torch.set_num_threads(1)
-    col = pq.read_table(path, columns=["xb"]).column("xb").to_pylist()[shard::nshards]
-    # bytearray: a writable buffer (torch.from_numpy warns on read-only ones)
-    x = np.frombuffer(bytearray(b"".join(col)), dtype=np.float32).reshape(-1, DIM)
-    model = make_model()
-    with torch.inference_mode():
-        model(torch.from_numpy(x[:1024]))  # warm-up
-        t0 = time.perf_counter()
-        for i in range(0, len(x), 1024):
-            model(torch.from_numpy(x[i : i + 1024]))
-        return time.perf_counter() - t0
 
 
 def stages(batch_sizes):
