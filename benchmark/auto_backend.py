@@ -73,19 +73,26 @@ def main(argv=None) -> int:
 
     import torch
 
-    from dl_helpers.acceleration import compile_model
+    from dl_helpers.models import compile_model
 
     torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results = {}
     for name in a.models:
         print(f"\n== {name}", flush=True)
         model, example, options = MODELS[name]()
-        c = compile_model(model, example, backend="auto", budget_s=a.budget, threads=a.threads,
-                          **options)  # fmt: skip
-        results[name] = {"backend": c.backend, "report": c.report, "timings": c.timings,
-                         "max_abs_diff": c.max_abs_diff}  # fmt: skip
+        c = compile_model(
+            model, example, backend="auto", budget_s=a.budget, threads=a.threads, **options
+        )
+        results[name] = {
+            "backend": c.backend,
+            "report": c.report,
+            "timings": c.timings,
+            "max_abs_diff": c.max_abs_diff,
+        }
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     for name, r in results.items():
         print(f"{name}: {r['backend']}")

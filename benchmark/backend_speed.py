@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Eager torch vs each backend of dl_helpers.acceleration, in rows/s, on this machine.
+"""Eager torch vs each backend of dl_helpers.models, in rows/s, on this machine.
 
 Not a test: it prints a table for benchmark/RESULTS.md and for choosing
-``dl_helpers.acceleration.CPU_DEFAULT``.
+``dl_helpers.models.CPU_DEFAULT``.
 Three models, each as a Spark task would run it (one thread, the notebook's batch size):
 
 - image: the 784-512-512-10 MLP of image_classification_torch (batch 1024);
@@ -37,9 +37,13 @@ def image_model():
     import torch
 
     model = torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-        torch.nn.ReLU(), torch.nn.Linear(512, 10),
-    ).eval()  # fmt: skip
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 10),
+    ).eval()
     return model, (torch.rand(1024, 784),), {}
 
 
@@ -47,9 +51,14 @@ def housing_model():
     import torch
 
     model = torch.nn.Sequential(
-        torch.nn.Linear(8, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-        torch.nn.Linear(32, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1),
-    ).eval()  # fmt: skip
+        torch.nn.Linear(8, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 1),
+    ).eval()
     return model, (torch.randn(1024, 8),), {}
 
 
@@ -121,8 +130,10 @@ def main(argv=None) -> int:
     from dl_helpers import acceleration as acc
 
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     for s in acc.available_backends("cpu").values():
         print(" ", s)
 
@@ -150,16 +161,27 @@ def main(argv=None) -> int:
         # load changes between rounds on a shared machine.
         for k, v in speeds.items():
             ratios = [a / b for a, b in zip(v, speeds["eager"])]
-            summary = (statistics.median(v), min(v), max(v), statistics.median(ratios),
-                       min(ratios), max(ratios), compile_s[k])  # fmt: skip
+            summary = (
+                statistics.median(v),
+                min(v),
+                max(v),
+                statistics.median(ratios),
+                min(ratios),
+                max(ratios),
+                compile_s[k],
+            )
             rows.append((name, k, *summary))
 
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
-    print(f"{'model':8s} {'backend':14s} {'rows/s (median)':>16s} {'min-max':>21s} "
-          f"{'vs eager (median, min-max per round)':>37s} {'compile s':>10s}")  # fmt: skip
+    print(
+        f"{'model':8s} {'backend':14s} {'rows/s (median)':>16s} {'min-max':>21s} "
+        f"{'vs eager (median, min-max per round)':>37s} {'compile s':>10s}"
+    )
     for name, k, med, lo, hi, ratio, rlo, rhi, cs in rows:
-        print(f"{name:8s} {k:14s} {med:16,.0f} {lo:10,.0f}-{hi:<10,.0f} "
-              f"{ratio:20.2f}x ({rlo:.2f}-{rhi:.2f}) {cs:10.1f}")  # fmt: skip
+        print(
+            f"{name:8s} {k:14s} {med:16,.0f} {lo:10,.0f}-{hi:<10,.0f} "
+            f"{ratio:20.2f}x ({rlo:.2f}-{rhi:.2f}) {cs:10.1f}"
+        )
     return 0
 
 

@@ -41,9 +41,11 @@ from mlp_workload import DIM, importable_by_workers, make_data, make_predict_fn 
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--chunks", type=int, default=8)
@@ -57,14 +59,18 @@ def variants(spark, df, a, work: Path):
     """name -> function() that runs the job once (output under ``work``)."""
     from pyspark.sql.types import ArrayType, FloatType
 
-    from dl_helpers.inference import checked_predict_batch_udf
-    from dl_helpers.progress import SparkProgress
-    from dl_helpers.resume import run_chunked
+    from dl_helpers.jobs import SparkProgress, run_chunked
+    from dl_helpers.udfs import checked_predict_batch_udf
 
     def classifier(mode):
-        return checked_predict_batch_udf(make_predict_fn, return_type=ArrayType(FloatType()),
-                                         batch_size=a.batch_size, input_tensor_shapes=[[DIM]],
-                                         row_id="id", on_bad_row=mode)  # fmt: skip
+        return checked_predict_batch_udf(
+            make_predict_fn,
+            return_type=ArrayType(FloatType()),
+            batch_size=a.batch_size,
+            input_tensor_shapes=[[DIM]],
+            row_id="id",
+            on_bad_row=mode,
+        )
 
     plain_udf, quarantine_udf = classifier("fail"), classifier("quarantine")
 
@@ -80,8 +86,9 @@ def variants(spark, df, a, work: Path):
         assert result.complete and result.rows_written == a.rows, result
 
     def with_progress():
-        with SparkProgress(spark, total=a.rows, label="bench", print_every=1e9,
-                           out=open(os.devnull, "w")):  # fmt: skip
+        with SparkProgress(
+            spark, total=a.rows, label="bench", print_every=1e9, out=open(os.devnull, "w")
+        ):
             write(classify(df), "progress")
 
     return {
@@ -89,7 +96,7 @@ def variants(spark, df, a, work: Path):
         "progress": with_progress,
         "quarantine": lambda: write(
             df.select("id", quarantine_udf("x").alias("out")), "quarantine"
-        ),  # fmt: skip
+        ),
         f"chunked ({a.chunks} chunks)": chunked,
     }
 
@@ -111,7 +118,7 @@ def check_outputs(spark, work: Path) -> float:
 def main(argv=None) -> int:
     a = parse_args(argv)
     importable_by_workers()
-    from dl_helpers.spark import build_session
+    from dl_helpers.session import build_session
 
     data = a.out / f"data_{a.rows}"
     files = max(a.cores * 4, 8)
@@ -130,8 +137,10 @@ def main(argv=None) -> int:
                 speed = a.rows / (time.perf_counter() - t0)
                 if r:
                     runs.setdefault(name, []).append(speed)
-                print(f"  {'warm-up' if not r else f'round {r}'} {name:<20} {speed:>9,.0f} rows/s",
-                      flush=True)  # fmt: skip
+                print(
+                    f"  {'warm-up' if not r else f'round {r}'} {name:<20} {speed:>9,.0f} rows/s",
+                    flush=True,
+                )
         diff = check_outputs(spark, work)
     finally:
         spark.stop()
@@ -141,9 +150,15 @@ def main(argv=None) -> int:
     results = []
     for name, speeds in runs.items():
         ratios = [s / p for s, p in zip(speeds, plain)]
-        results.append({"variant": name, "rows_per_s": statistics.median(speeds),
-                        "min": min(speeds), "max": max(speeds),
-                        "vs_plain": statistics.median(ratios)})  # fmt: skip
+        results.append(
+            {
+                "variant": name,
+                "rows_per_s": statistics.median(speeds),
+                "min": min(speeds),
+                "max": max(speeds),
+                "vs_plain": statistics.median(ratios),
+            }
+        )
     per_chunk = (
         statistics.median(
             a.rows / c - a.rows / p for c, p in zip(runs[f"chunked ({a.chunks} chunks)"], plain)
@@ -151,21 +166,37 @@ def main(argv=None) -> int:
         / a.chunks
     )
     print(f"chunked: {per_chunk:.2f} s more per chunk than the one plain write")
-    lines = [f"{a.rows} rows x {DIM} float32, MLP, local[{a.cores}], Parquet output, medians of "
-             f"{a.rounds} interleaved warm rounds", "",
-             "| variant | rows/s (min-max) | / plain |", "| --- | ---: | ---: |"]  # fmt: skip
+    lines = [
+        f"{a.rows} rows x {DIM} float32, MLP, local[{a.cores}], Parquet output, medians of "
+        f"{a.rounds} interleaved warm rounds",
+        "",
+        "| variant | rows/s (min-max) | / plain |",
+        "| --- | ---: | ---: |",
+    ]
     for x in results:
-        lines.append(f"| {x['variant']} | {x['rows_per_s']:,.0f} ({x['min']:,.0f}-{x['max']:,.0f})"
-                     f" | {x['vs_plain']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {x['variant']} | {x['rows_per_s']:,.0f} ({x['min']:,.0f}-{x['max']:,.0f})"
+            f" | {x['vs_plain']:.2f} |"
+        )
     lines.append(f"\nchunked: {per_chunk:.2f} s per chunk over the plain write")
     table = "\n".join(lines)
     print()
     print(table)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "job_features.json").write_text(json.dumps(
-        {"rows": a.rows, "rounds": a.rounds, "chunks": a.chunks, "cores": a.cores,
-         "max_abs_diff": diff, "chunk_seconds_over_plain": per_chunk, "results": results},
-        indent=2))  # fmt: skip
+    (a.out / "job_features.json").write_text(
+        json.dumps(
+            {
+                "rows": a.rows,
+                "rounds": a.rounds,
+                "chunks": a.chunks,
+                "cores": a.cores,
+                "max_abs_diff": diff,
+                "chunk_seconds_over_plain": per_chunk,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     (a.out / "job_features.md").write_text(table + "\n")
     shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -2,11 +2,11 @@
 """The MLP pipeline three ways, in one run: the fast path, predict_batch_udf, and the ceiling.
 
 N rows of 784 float32 values in Parquet, stored twice: as a Spark ``array<float>`` column (what
-``predict_batch_udf`` reads) and as a tensor column (``dl_helpers.tensors``: raw float32 bytes,
+``predict_batch_udf`` reads) and as a tensor column (``dl_helpers.udfs``: raw float32 bytes,
 dtype and shape in the column metadata). The 784-512-512-10 MLP, one math thread per Spark
 task, ``local[cores]``, Spark's ``noop`` sink (no output I/O counted):
 
-- ``fast path``: ``dl_helpers.tensors.tensor_predict_udf`` on the tensor column (native Arrow
+- ``fast path``: ``dl_helpers.udfs.tensor_predict_udf`` on the tensor column (native Arrow
   UDF, ``np.frombuffer``, checks included);
 - ``predict_batch_udf``: ``pyspark.ml.functions.predict_batch_udf`` on the array column;
 - ``no-op Arrow UDF``: the tensor column to a Python worker and 10 zeros per row back (the
@@ -61,9 +61,11 @@ FAST, STANDARD, NOOP, ALONE = "fast path", "predict_batch_udf", "no-op Arrow UDF
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=1024, help="rows per model call")
@@ -82,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def noop_body(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
     from pyspark.sql.types import ArrayType, FloatType
 
-    from dl_helpers.tensors import arrow_result
+    from dl_helpers.udfs._tensors import arrow_result
 
     for b in batches:
         yield arrow_result(np.zeros((len(b), 10), np.float32), ArrayType(FloatType()), len(b))
@@ -94,17 +96,24 @@ def stages(df, batch_size: int) -> dict:
     from pyspark.sql.functions import arrow_udf
     from pyspark.sql.types import ArrayType, FloatType
 
-    from dl_helpers.tensors import tensor_predict_udf, tensor_spec
+    from dl_helpers.udfs import tensor_predict_udf, tensor_spec
 
     logits = ArrayType(FloatType())
-    fast = tensor_predict_udf(make_predict_fn, return_type=logits, batch_size=batch_size,
-                              input_tensor_shapes=[tensor_spec(df, "xb")])  # fmt: skip
-    standard = predict_batch_udf(make_predict_fn, return_type=logits,
-                                 batch_size=batch_size, input_tensor_shapes=[[DIM]])  # fmt: skip
+    fast = tensor_predict_udf(
+        make_predict_fn,
+        return_type=logits,
+        batch_size=batch_size,
+        input_tensor_shapes=[tensor_spec(df, "xb")],
+    )
+    standard = predict_batch_udf(
+        make_predict_fn, return_type=logits, batch_size=batch_size, input_tensor_shapes=[[DIM]]
+    )
     noop = arrow_udf(noop_body, ArrayType(FloatType()))
-    return {FAST: df.select("id", fast("xb").alias("p")),
-            STANDARD: df.select("id", standard("x").alias("p")),
-            NOOP: df.select("id", noop("xb").alias("p"))}  # fmt: skip
+    return {
+        FAST: df.select("id", fast("xb").alias("p")),
+        STANDARD: df.select("id", standard("x").alias("p")),
+        NOOP: df.select("id", noop("xb").alias("p")),
+    }
 
 
 def check_outputs(df, batch_size: int, n: int = 512) -> dict:
@@ -161,17 +170,24 @@ def model_cpu_per_row(rows: int = 8192, batch: int = 1024) -> float:
 def main(argv=None) -> int:
     a = parse_args(argv)
     importable_by_workers()
-    from dl_helpers.spark import build_session
+    from dl_helpers.session import build_session
 
     data = a.out / f"data_{a.rows}_{a.partitions}"
-    print(f"data: {a.rows} rows x {DIM} float32, array and tensor columns, {a.partitions} "
-          f"Parquet files ({data}); load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    print(
+        f"data: {a.rows} rows x {DIM} float32, array and tensor columns, {a.partitions} "
+        f"Parquet files ({data}); load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     make_data(data, a.rows, a.partitions)
-    spark = build_session("mlp-fast-path", master=f"local[{a.cores}]", conf={
-        "spark.sql.execution.arrow.maxRecordsPerBatch": str(a.arrow_batch),
-        "spark.sql.files.maxPartitionBytes": str(1 << 40),  # one task per file
-        "spark.sql.files.openCostInBytes": "0",
-    })  # fmt: skip
+    spark = build_session(
+        "mlp-fast-path",
+        master=f"local[{a.cores}]",
+        conf={
+            "spark.sql.execution.arrow.maxRecordsPerBatch": str(a.arrow_batch),
+            "spark.sql.files.maxPartitionBytes": str(1 << 40),  # one task per file
+            "spark.sql.files.openCostInBytes": "0",
+        },
+    )
     runs: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}  # CPU microseconds per row
     try:
@@ -194,8 +210,10 @@ def main(argv=None) -> int:
                     runs.setdefault(name, []).append(speed)
                     cpu.setdefault(name, []).append(cpu_us)
                 label = f"round {r}" if r else "warm-up"
-                print(f"  {label:8s} {name:18s} {speed:>10,.0f} rows/s {cpu_us:8.1f} CPU-us/row",
-                      flush=True)  # fmt: skip
+                print(
+                    f"  {label:8s} {name:18s} {speed:>10,.0f} rows/s {cpu_us:8.1f} CPU-us/row",
+                    flush=True,
+                )
         agreement = check_outputs(df, a.batch_size)
     finally:
         spark.stop()
@@ -204,15 +222,19 @@ def main(argv=None) -> int:
     for i in range(a.rounds):
         c = ceiling(runs[NOOP][i], runs[ALONE][i])
         cpu_ceiling = cpu[NOOP][i] + cpu[ALONE][i]
-        per_round.append({"ceiling": c, "fast_vs_standard": runs[FAST][i] / runs[STANDARD][i],
-                          "fast_vs_ceiling": runs[FAST][i] / c,
-                          "cpu_ceiling_us": cpu_ceiling,
-                          "cpu_fast_vs_standard": cpu[STANDARD][i] / cpu[FAST][i],
-                          "cpu_fast_vs_ceiling": cpu_ceiling / cpu[FAST][i]})  # fmt: skip
+        per_round.append(
+            {
+                "ceiling": c,
+                "fast_vs_standard": runs[FAST][i] / runs[STANDARD][i],
+                "fast_vs_ceiling": runs[FAST][i] / c,
+                "cpu_ceiling_us": cpu_ceiling,
+                "cpu_fast_vs_standard": cpu[STANDARD][i] / cpu[FAST][i],
+                "cpu_fast_vs_ceiling": cpu_ceiling / cpu[FAST][i],
+            }
+        )
     med = {k: statistics.median(v) for k, v in runs.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
-    ratio = {k: statistics.median(p[k] for p in per_round)
-             for k in per_round[0]}  # fmt: skip
+    ratio = {k: statistics.median(p[k] for p in per_round) for k in per_round[0]}
     lines = [
         f"{a.rows} rows x {DIM} float32, the 784-512-512-10 MLP, local[{a.cores}], "
         f"{a.partitions} tasks, batch {a.batch_size}, Arrow batch {a.arrow_batch}, noop sink; "
@@ -221,15 +243,19 @@ def main(argv=None) -> int:
         "",
         "| pipeline | rows/s | min-max | / model alone | CPU-us / row | min-max |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]  # fmt: skip
+    ]
     for name in (ALONE, NOOP, FAST, STANDARD):
         v, c = runs[name], cpu[name]
-        lines.append(f"| {name} | {med[name]:,.0f} | {min(v):,.0f}-{max(v):,.0f} | "
-                     f"{med[name] / med[ALONE]:.2f} | {cpu_med[name]:.1f} | "
-                     f"{min(c):.1f}-{max(c):.1f} |")  # fmt: skip
-    lines.append(f"| ceiling: 1 / (1/no-op + 1/model alone); CPU: no-op + model | "
-                 f"{ratio['ceiling']:,.0f} | | {ratio['ceiling'] / med[ALONE]:.2f} | "
-                 f"{ratio['cpu_ceiling_us']:.1f} | |")  # fmt: skip
+        lines.append(
+            f"| {name} | {med[name]:,.0f} | {min(v):,.0f}-{max(v):,.0f} | "
+            f"{med[name] / med[ALONE]:.2f} | {cpu_med[name]:.1f} | "
+            f"{min(c):.1f}-{max(c):.1f} |"
+        )
+    lines.append(
+        f"| ceiling: 1 / (1/no-op + 1/model alone); CPU: no-op + model | "
+        f"{ratio['ceiling']:,.0f} | | {ratio['ceiling'] / med[ALONE]:.2f} | "
+        f"{ratio['cpu_ceiling_us']:.1f} | |"
+    )
 
     def rounds(key):
         return ", ".join(f"{p[key]:.2f}" for p in per_round)
@@ -245,18 +271,34 @@ def main(argv=None) -> int:
         "outputs vs the model run directly: max |diff| fast path "
         f"{agreement['max_abs_diff_fast_vs_model']:.1e}, predict_batch_udf "
         f"{agreement['max_abs_diff_standard_vs_model']:.1e}",
-    ]  # fmt: skip
+    ]
     table = "\n".join(lines)
     print()
     print(table)
     a.out.mkdir(parents=True, exist_ok=True)
     target = a.out / "mlp_fast_path.json"
-    target.write_text(json.dumps({
-        "rows": a.rows, "rounds": a.rounds, "cores": a.cores, "batch_size": a.batch_size,
-        "arrow_batch": a.arrow_batch, "partitions": a.partitions, "runs": runs,
-        "cpu_us_per_row": cpu, "medians": med, "cpu_medians": cpu_med, "per_round": per_round,
-        "ratios": ratio, **agreement,
-        "loadavg": os.getloadavg(), "table_md": table}, indent=1))  # fmt: skip
+    target.write_text(
+        json.dumps(
+            {
+                "rows": a.rows,
+                "rounds": a.rounds,
+                "cores": a.cores,
+                "batch_size": a.batch_size,
+                "arrow_batch": a.arrow_batch,
+                "partitions": a.partitions,
+                "runs": runs,
+                "cpu_us_per_row": cpu,
+                "medians": med,
+                "cpu_medians": cpu_med,
+                "per_round": per_round,
+                "ratios": ratio,
+                **agreement,
+                "loadavg": os.getloadavg(),
+                "table_md": table,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {target}")
     return 0
 

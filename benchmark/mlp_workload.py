@@ -56,13 +56,13 @@ def make_predict_fn():
 
 def make_data(path: Path, rows: int, files: int) -> None:
     """``files`` Parquet files under ``path`` with ``id`` (long), ``x`` (the rows as
-    ``array<float>``) and ``xb`` (the same rows as a tensor column, :mod:`dl_helpers.tensors`:
+    ``array<float>``) and ``xb`` (the same rows as a tensor column, :mod:`dl_helpers.udfs`:
     each row's raw float32 bytes, dtype and shape in the column's metadata). Kept if ``path``
     already holds ``files`` files."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from dl_helpers.tensors import tensor_table
+    from dl_helpers.udfs import tensor_table
 
     if path.exists() and len(list(path.glob("*.parquet"))) == files:
         return

@@ -3,7 +3,7 @@
 
 The model alone, without Spark, decoding or I/O: how many images per second the forward pass
 of ``resnet50.py``'s model takes on this machine, compiled by each backend of
-``dl_helpers.acceleration.compile_model``. It answers "how fast can the model go here?" for the
+``dl_helpers.models.compile_model``. It answers "how fast can the model go here?" for the
 variants of ``run.py`` (which all run eager torch on the CPU) and gives the GPU figures when the
 machine has one.
 
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     import resnet50 as R
     import torch
 
-    from dl_helpers.acceleration import BackendUnavailable, backend_status, compile_model
+    from dl_helpers.models import BackendUnavailable, backend_status, compile_model
 
     device = resolve_device(a.device)
     if a.precision == "fp16" and device != "cuda":
@@ -177,9 +177,9 @@ def main(argv=None) -> int:
     compiled, rows = {}, []
     for name in a.backends:
         status = backend_status(name, device)
-        row = {"backend": name, "available": status.available, "why": status.reason}
+        row = {"backend": name, "available": status.ok, "why": status.reason}
         rows.append(row)
-        if not status.available:
+        if not status.ok:
             print(f"  {name}: skipped: {status.reason}", flush=True)
             continue
         opts = {}

@@ -13,7 +13,7 @@ the same preprocessing and the same model:
   model, so predictions agree across variants).
 - ``Predictor``: a loaded model behind ``predict(float32 batch) -> (class, score)``, one math
   thread per process by default (one process per core is the layout every variant uses), run
-  eagerly or by another runtime of ``dl_helpers.acceleration`` (``backend="onnxruntime"``...).
+  eagerly or by another runtime of ``dl_helpers.models`` (``backend="onnxruntime"``...).
 
 The model classes live at module level so that a pickled model (the naive variant broadcasts
 one) unpickles wherever this module imports.
@@ -219,7 +219,7 @@ class Predictor:
         if backend != "eager":
             # ONNX Runtime / torch.compile / TensorRT through dl_helpers, checked against eager
             # on one batch; strict: a benchmark must run the runtime it names, not a fallback.
-            from dl_helpers.acceleration import compile_model
+            from dl_helpers.models import compile_model
 
             example = torch.randn(
                 2, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(SEED)

@@ -40,8 +40,8 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from process_cpu import TreeCPU  # noqa: E402 (after the path is set)
 
-from dl_helpers.progress import SparkProgress  # noqa: E402
-from dl_helpers.spark import MALLOC_ENV  # noqa: E402
+from dl_helpers.jobs import SparkProgress  # noqa: E402
+from dl_helpers.session import MALLOC_ENV  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,7 +69,7 @@ def parse_args(argv=None):
     ap.add_argument(
         "--no-progress",
         action="store_true",
-        help="no live progress lines while a Spark variant runs (dl_helpers.progress)",
+        help="no live progress lines while a Spark variant runs (dl_helpers.jobs)",
     )
     ap.add_argument(
         "--smoke",
@@ -104,7 +104,7 @@ def parse_args(argv=None):
         default="eager",
         choices=["eager", "onnxruntime", "torch.compile", "tensorrt"],
         help="model runtime in every variant but the naive one (which is the blog "
-        "recipe as written): dl_helpers.acceleration, checked against eager",
+        "recipe as written): dl_helpers.models, checked against eager",
     )
     ap.add_argument(
         "--profile",
@@ -293,9 +293,12 @@ def main(argv=None) -> dict:
         progress = contextlib.nullcontext()
         if session is not None and not args.no_progress:
             progress = SparkProgress(
-                session, total=len(ids), unit="images", label=f"{name} {phase}{round_}",
+                session,
+                total=len(ids),
+                unit="images",
+                label=f"{name} {phase}{round_}",
                 interval=2.0,
-            )  # fmt: skip
+            )
         with TreeCPU(roots=getattr(v, "extra_pids", lambda: [])()) as meter, progress:
             t0 = time.perf_counter()
             v.run(out)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What dl_helpers.triton costs and buys, on this machine, for a small model.
+"""What dl_helpers.servers costs and buys, on this machine, for a small model.
 
 Measures, with a 784-256-10 torch MLP (random weights, one math thread everywhere):
 
@@ -122,8 +122,8 @@ def main(argv=None) -> int:
     from pyspark.sql.types import ArrayType, FloatType
     from pytriton.client import ModelClient
 
-    from dl_helpers.spark import build_session
-    from dl_helpers.triton import TritonServerManager, triton_predict_fn
+    from dl_helpers.servers import TritonServerManager, triton_predict_fn
+    from dl_helpers.session import build_session
 
     work = Path(tempfile.mkdtemp(prefix="triton_overhead_"))
     model_path = str(work / "mlp.pt")

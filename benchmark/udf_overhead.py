@@ -169,7 +169,7 @@ def check_outputs(spark, df, todo, n: int = 256) -> float:
 def main(argv=None) -> int:
     a = parse_args(argv)
     importable_by_workers()
-    from dl_helpers.spark import build_session
+    from dl_helpers.session import build_session
 
     data = a.out / f"data_{a.rows}"
     files = max(a.cores * 4, 8)

@@ -5,11 +5,11 @@ Parquet data set and writes one prediction per image (id, prediction, score) as 
 inprocess      the reference recipe: a pandas_udf decodes and preprocesses to float32 tensors
                (an array<float> column, 600 KB a row, back through the JVM), then an in-process
                ``predict_batch_udf`` runs the model; one task per core
-fused          ``dl_helpers.images.image_predict_udf`` on the JPEG bytes: decode, preprocessing
+fused          ``dl_helpers.udfs.image_predict_udf`` on the JPEG bytes: decode, preprocessing
                and the model in one native Arrow UDF, so no tensor crosses the JVM; one task
                per core
 triton         Spark tasks (one per core) decode and preprocess; the model runs in a Triton
-               server beside the executor (``dl_helpers.triton``), ``instances`` = cores
+               server beside the executor (``dl_helpers.servers``), ``instances`` = cores
 naive          the common recipe: the model broadcast with ``sc.broadcast``, a plain pandas_udf
                decodes the whole Arrow batch and runs it through the model at once
 ray            Ray Data: ``read_parquet`` -> ``map_batches`` preprocessing (tasks) ->
@@ -64,7 +64,7 @@ class Settings:
     arrow_batch: int = 64  # spark.sql.execution.arrow.maxRecordsPerBatch
     task_images: int = 128  # images per Spark task (sets maxPartitionBytes)
     pretrained: bool = False
-    backend: str = "eager"  # model runtime (dl_helpers.acceleration); naive stays eager
+    backend: str = "eager"  # model runtime (dl_helpers.models); naive stays eager
     master: str | None = None  # Spark master (default local[cores])
     malloc_env: dict = field(default_factory=dict)  # the glibc settings every process gets
     profile_dir: Path | None = None  # when set, UDFs record where their time goes
@@ -139,7 +139,7 @@ class SparkRuntime:
     def session(self):
         if self.spark is None:
             sys.path.insert(0, str(ROOT))
-            from dl_helpers.spark import build_session
+            from dl_helpers.session import build_session
 
             master = self.s.master or f"local[{self.s.cores}]"
             self.spark = build_session(
@@ -251,14 +251,14 @@ class InProcess(SparkVariant):
 
 
 class Fused(SparkVariant):
-    """dl_helpers.images.image_predict_udf on the JPEG bytes: decode + preprocess + model in
+    """dl_helpers.udfs.image_predict_udf on the JPEG bytes: decode + preprocess + model in
     one native Arrow UDF."""
 
     name = "fused"
 
     def _udfs(self):
         if self._udf is None:
-            from dl_helpers.images import image_predict_udf
+            from dl_helpers.udfs import image_predict_udf
 
             s = self.s
             prof_dir = str(s.profile_dir) if s.profile_dir else None
@@ -282,9 +282,13 @@ class Fused(SparkVariant):
             # mode=None: the image is only opened; preprocess_image decodes it (convert("RGB")),
             # so decoding is the same code as in every other variant, and timed with it.
             preprocess = _timed_preprocess if prof_dir else R.preprocess_image
-            self._udf = image_predict_udf(make_predict_fn, return_type=pred_struct(),
-                                          batch_size=s.batch_size, preprocess=preprocess,
-                                          mode=None)  # fmt: skip
+            self._udf = image_predict_udf(
+                make_predict_fn,
+                return_type=pred_struct(),
+                batch_size=s.batch_size,
+                preprocess=preprocess,
+                mode=None,
+            )
         return self._udf
 
     def predictions(self):
@@ -364,7 +368,7 @@ class TritonVariant(SparkVariant):
         if self.manager is not None:
             return
         sys.path.insert(0, str(ROOT))
-        from dl_helpers.triton import TritonServerManager
+        from dl_helpers.servers import TritonServerManager
 
         spark = self.rt.session()
         pretrained, backend = self.s.pretrained, self.s.backend
@@ -424,7 +428,7 @@ class TritonVariant(SparkVariant):
         if self._udf is None:
             from pyspark.ml.functions import predict_batch_udf
 
-            from dl_helpers.triton import triton_predict_fn
+            from dl_helpers.servers import triton_predict_fn
 
             remote = triton_predict_fn(self.manager, input_names=["x"])
 

@@ -82,17 +82,27 @@ def run_notebook(
     run_env["DL_HELPERS_RESULTS"] = str(results)
     run_env.setdefault("PYTHONUNBUFFERED", "1")
     cmd = [
-        str(python_for(env)), "-m", "papermill", str(nb), str(executed),
-        "--kernel", f"dl-{env}",
-        "--cwd", str(nb.parent),
-        "--execution-timeout", str(cell_timeout),
-        "--log-output", "--no-progress-bar",
-        "--parameters_yaml", json.dumps(params),  # JSON is YAML
-    ]  # fmt: skip
+        str(python_for(env)),
+        "-m",
+        "papermill",
+        str(nb),
+        str(executed),
+        "--kernel",
+        f"dl-{env}",
+        "--cwd",
+        str(nb.parent),
+        "--execution-timeout",
+        str(cell_timeout),
+        "--log-output",
+        "--no-progress-bar",
+        "--parameters_yaml",
+        json.dumps(params),  # JSON is YAML
+    ]
     print(f"[run_notebook] {nb.relative_to(ROOT)} in .envs/{env} -> {out}", flush=True)
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)  # fmt: skip
+    proc = subprocess.run(
+        cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     seconds = time.monotonic() - t0
     log_path = out / "papermill.log"
     log_path.write_text(proc.stdout)

@@ -16,7 +16,7 @@
 #   SHARED_GCS           bucket/prefix to mount with gcsfuse on every node (metadata
 #                        spark-dl-shared; empty or "none": no mount): the shared storage where
 #                        notebooks put the data and models their executors open
-#   SHARED_MOUNT         where to mount it (default /mnt/gcs/dl_inference, dl_helpers.storage's
+#   SHARED_MOUNT         where to mount it (default /mnt/gcs/dl_inference, dl_helpers.session._storage's
 #                        default shared folder on Dataproc)
 # pyspark lines are dropped from the requirements: the image's Spark provides pyspark, and a pip
 # copy would shadow it with another version. Re-running installs nothing new.
@@ -96,7 +96,7 @@ log "installing $wheel"
 # itself again, so a rebuilt wheel with an unchanged version number still replaces the old one.
 "${pip[@]}" "$wheel"
 "${pip[@]}" --force-reinstall --no-deps "$wheel"
-"$python" -c 'import dl_helpers, dl_helpers.environment, dl_helpers.spark, dl_helpers.clusters
+"$python" -c 'import dl_helpers, dl_helpers.session._environment, dl_helpers.session._spark, dl_helpers.session._clusters
 print("init_dl_helpers: dl_helpers", dl_helpers.__version__, "from", dl_helpers.__file__)'
 
 # Spark's GPU discovery script (spark.executor.resource.gpu.discoveryScript, set by

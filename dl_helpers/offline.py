@@ -1,7 +1,7 @@
 """The offline policy: when the real data set or model is used, and when a stand-in replaces it.
 
-Every data loader (:mod:`dl_helpers.datasets`) and model loader (:mod:`dl_helpers.text_models`,
-:mod:`dl_helpers.tf_models`) goes through :func:`with_fallback`, so the rule is written once:
+Every data loader (:mod:`dl_helpers.datasets`) and model loader (:mod:`dl_helpers.models`,
+:mod:`dl_helpers.models`) goes through :func:`with_fallback`, so the rule is written once:
 
 - ``offline=True``: the stand-in only; nothing is downloaded.
 - ``offline=False``: the real thing or an error (the download's own error propagates).
@@ -22,6 +22,8 @@ import sys
 import warnings
 from collections.abc import Callable
 from typing import TypeVar
+
+from dl_helpers import Status
 
 OFFLINE_ENV = "DL_HELPERS_OFFLINE"
 _TRUE = {"1", "true", "yes", "on"}
@@ -86,3 +88,14 @@ def with_fallback(
     if what is not None:
         announce_standin(name, what, reason)
     return standin()
+
+
+def hub_available(name: str) -> Status:
+    """Does the Hugging Face hub answer for model ``name`` (its config only)? If not, why."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+        return Status(True)
+    except (OSError, ValueError) as e:  # offline mode, DNS, HTTP errors: all OSError here
+        return Status(False, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")

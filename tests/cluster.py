@@ -68,10 +68,19 @@ def isolation_error() -> str | None:
     if shutil.which("unshare") is None:
         return "no 'unshare' command (util-linux)"
     probe = subprocess.run(
-        ["unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c",
-         "hostname probe-node && mount -t tmpfs tmpfs /mnt && test \"$(hostname)\" = probe-node"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "unshare",
+            "--mount",
+            "--uts",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'hostname probe-node && mount -t tmpfs tmpfs /mnt && test "$(hostname)" = probe-node',
+        ],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         return "mount/UTS namespaces are not permitted here (needs root or user namespaces): " + (
             probe.stderr.strip() or f"exit {probe.returncode}"
@@ -101,8 +110,9 @@ class StandaloneCluster:
             if self.shared.resolve().is_relative_to(h):
                 raise ValueError(f"the shared folder {self.shared} is under a hidden folder {h}")
         self.env = dict(os.environ if env is None else env)
-        self.env.update(SPARK_HOME=str(spark_home()), SPARK_LOCAL_IP="127.0.0.1",
-                        SPARK_NO_DAEMONIZE="1")  # fmt: skip
+        self.env.update(
+            SPARK_HOME=str(spark_home()), SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1"
+        )
         self.port = self.web_port = 0
         self.procs: list[subprocess.Popen] = []
         self.hostnames = [f"node-{i + 1}" for i in range(workers)]
@@ -120,9 +130,15 @@ class StandaloneCluster:
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(self.root / "logs" / f"{name}.log", "w")  # noqa: SIM115 (kept with the proc)
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_die_with_parent)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         log.close()
         self.procs.append(proc)
         return proc
@@ -136,26 +152,60 @@ class StandaloneCluster:
         os.chmod(self.shared, 0o777)  # noqa: S103 (a test folder that plays a shared mount)
         home = spark_home()
         self.port, self.web_port = free_port(), free_port()
-        self._spawn("master", [
-            str(home / "bin" / "spark-class"), "org.apache.spark.deploy.master.Master",
-            "--host", "127.0.0.1", "--port", str(self.port), "--webui-port", str(self.web_port),
-        ], self.env)  # fmt: skip
+        self._spawn(
+            "master",
+            [
+                str(home / "bin" / "spark-class"),
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--webui-port",
+                str(self.web_port),
+            ],
+            self.env,
+        )
         try:
             self._wait(lambda s: True, timeout_s, "the master")
             for i, node in enumerate(self.hostnames):
                 work = self.root / f"work-{i + 1}"
                 work.mkdir(exist_ok=True)
                 address = f"127.0.0.{i + 2}"
-                env = dict(self.env, DLH_NODE=node, DLH_HIDE=" ".join(self.hide),
-                           SPARK_LOCAL_IP=address)  # fmt: skip
-                self._spawn(node, [
-                    "unshare", "--mount", "--uts", "--propagation", "private",
-                    "sh", "-c", WORKER_SCRIPT, "worker",
-                    self.master, "--host", address, "--cores", str(self.cores),
-                    "--memory", self.memory, "--work-dir", str(work), "--webui-port", "0",
-                ], env)  # fmt: skip
-            self._wait(lambda s: s.get("aliveworkers", 0) >= self.workers, timeout_s,
-                       f"{self.workers} workers")  # fmt: skip
+                env = dict(
+                    self.env, DLH_NODE=node, DLH_HIDE=" ".join(self.hide), SPARK_LOCAL_IP=address
+                )
+                self._spawn(
+                    node,
+                    [
+                        "unshare",
+                        "--mount",
+                        "--uts",
+                        "--propagation",
+                        "private",
+                        "sh",
+                        "-c",
+                        WORKER_SCRIPT,
+                        "worker",
+                        self.master,
+                        "--host",
+                        address,
+                        "--cores",
+                        str(self.cores),
+                        "--memory",
+                        self.memory,
+                        "--work-dir",
+                        str(work),
+                        "--webui-port",
+                        "0",
+                    ],
+                    env,
+                )
+            self._wait(
+                lambda s: s.get("aliveworkers", 0) >= self.workers,
+                timeout_s,
+                f"{self.workers} workers",
+            )
         except BaseException:
             self.stop()
             raise
@@ -171,8 +221,9 @@ class StandaloneCluster:
         while True:
             dead = [p for p in self.procs if p.poll() is not None]
             if dead:
-                raise RuntimeError(f"cluster process exited while waiting for {what}:\n"
-                                   + self.log_tails())  # fmt: skip
+                raise RuntimeError(
+                    f"cluster process exited while waiting for {what}:\n" + self.log_tails()
+                )
             try:
                 if ready(self.state()):
                     return

@@ -14,12 +14,12 @@ from pathlib import Path
 
 def main() -> int:
     master, shared, driver_local = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    from dl_helpers.spark import build_session
-    from dl_helpers.storage import SharedStorageError, shared_storage
+    from dl_helpers.session import SharedStorageError, build_session, shared_storage
 
     out: dict = {}
-    spark = build_session("cluster-fixture-test", master=master,
-                          conf={"spark.executor.instances": "2"})  # fmt: skip
+    spark = build_session(
+        "cluster-fixture-test", master=master, conf={"spark.executor.instances": "2"}
+    )
 
     # 1. An executor opening a driver-local file fails.
     driver_local.mkdir(parents=True, exist_ok=True)

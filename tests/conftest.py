@@ -38,7 +38,7 @@ os.environ.setdefault("SPARK_CONF_DIR", str(ROOT / "tests" / "spark_conf"))
 # Every Triton server this test run starts keeps its run folders here, and every process of such
 # a server (tritonserver, stubs) inherits the variable: the process scans below count only this
 # run's servers, not those of another checkout's tests running on the same machine.
-TRITON_ROOT_ENV = "DL_HELPERS_TRITON_DIR"  # dl_helpers.triton.ROOT_ENV
+TRITON_ROOT_ENV = "DL_HELPERS_TRITON_DIR"  # dl_helpers.servers.ROOT_ENV
 os.environ.setdefault(TRITON_ROOT_ENV, tempfile.mkdtemp(prefix="dlh-tests-"))
 
 
@@ -76,7 +76,7 @@ def triton_processes() -> list[str]:
 @pytest.fixture(scope="session")
 def spark():
     """A real local SparkSession (2 cores), built by dl_helpers like the notebooks do."""
-    from dl_helpers.spark import build_session
+    from dl_helpers.session import build_session
 
     session = build_session("dl-helpers-tests", master="local[2]")
     yield session
@@ -153,8 +153,14 @@ CLUSTER_SUBMIT_ARGS = (
 def run_nb():
     """Run a notebook with papermill in its environment; returns run_notebook's dict."""
 
-    def _run(notebook: str, parameters: dict | None = None, cell_timeout: int = 600,
-             cluster=None, output=None, mode: str = CLASSIC):  # fmt: skip
+    def _run(
+        notebook: str,
+        parameters: dict | None = None,
+        cell_timeout: int = 600,
+        cluster=None,
+        output=None,
+        mode: str = CLASSIC,
+    ):
         params = dict(parameters or {})
         extra_env = None
         if cluster is not None:

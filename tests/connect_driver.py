@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import triton_models  # noqa: E402
 from server_processes import alive, process_tree  # noqa: E402
 
-from dl_helpers.spark import (  # noqa: E402
+from dl_helpers.session._spark import (  # noqa: E402
     SparkConnectUnsupported,
     build_session,
     describe,
@@ -78,10 +78,15 @@ def _make_predict_fn():
 def run_input_checks(spark) -> dict:
     from pyspark.sql.types import FloatType
 
-    from dl_helpers.inference import checked_predict_batch_udf
+    from dl_helpers.udfs import checked_predict_batch_udf
 
-    udf = checked_predict_batch_udf(_make_predict_fn, return_type=FloatType(), batch_size=4,
-                                    input_tensor_shapes=[[12]], row_id="id")  # fmt: skip
+    udf = checked_predict_batch_udf(
+        _make_predict_fn,
+        return_type=FloatType(),
+        batch_size=4,
+        input_tensor_shapes=[[12]],
+        row_id="id",
+    )
     x = np.random.default_rng(0).random((10, 12), dtype=np.float32)
     schema = "id long, data array<float>"
     df = spark.createDataFrame([(i, x[i].tolist()) for i in range(10)], schema)
@@ -105,10 +110,11 @@ def _infer(spark, servers) -> dict:
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, FloatType, LongType, StructField, StructType
 
-    from dl_helpers.triton import triton_predict_fn
+    from dl_helpers.servers import triton_predict_fn
 
-    out_type = StructType([StructField("y", ArrayType(FloatType())),
-                           StructField("pid", LongType())])  # fmt: skip
+    out_type = StructType(
+        [StructField("y", ArrayType(FloatType())), StructField("pid", LongType())]
+    )
     predict = triton_predict_fn(servers, ["x"], ["y", "pid"])
     udf = predict_batch_udf(predict, return_type=out_type, batch_size=7, input_tensor_shapes=[[2]])
     df = spark.range(0, 100, numPartitions=4).select(
@@ -126,14 +132,16 @@ def _infer(spark, servers) -> dict:
 def run_server_lifecycle(spark, full: bool) -> dict:
     import cloudpickle
 
-    from dl_helpers.triton import TritonServerManager, stop_all_servers
+    from dl_helpers.servers import TritonServerManager, stop_all_servers
 
     cloudpickle.register_pickle_by_value(triton_models)  # the server imports it by value
     res: dict = {}
     with TritonServerManager(spark, triton_models.bind_test_models, model_name="affine") as m:
         res["start_s"] = m.timings["start_s"]
-        res["servers"] = {k: {"pid": s.pid, "address": s.address, "executor": s.executor_name}
-                          for k, s in m.servers.items()}  # fmt: skip
+        res["servers"] = {
+            k: {"pid": s.pid, "address": s.address, "executor": s.executor_name}
+            for k, s in m.servers.items()
+        }
         tree = [p for s in m.servers.values() for p in _tree(s.pid)]
         res["infer"] = _infer(spark, m)
     res["stop_s"] = m.timings["stop_s"]
@@ -166,7 +174,7 @@ def orphan(url: str) -> None:
     """Start servers from a client that is then killed (no stop, no atexit)."""
     import cloudpickle
 
-    from dl_helpers.triton import TritonServerManager
+    from dl_helpers.servers import TritonServerManager
 
     cloudpickle.register_pickle_by_value(triton_models)
     spark = build_session("connect-orphan", remote=url)
@@ -180,7 +188,7 @@ def orphan(url: str) -> None:
 
 def cleanup(url: str, tree: str) -> None:
     """A new client stops what a killed one left: stop_all_servers on the executors."""
-    from dl_helpers.triton import stop_all_servers
+    from dl_helpers.servers import stop_all_servers
 
     pids = [int(p) for p in tree.split(",")]
     spark = build_session("connect-cleanup", remote=url)
@@ -197,7 +205,7 @@ def _dl_helpers_on_workers(spark) -> str:
 
     def probe(_):  # defined in __main__: pickled by value, needs nothing on the worker
         try:
-            import dl_helpers.environment as e
+            import dl_helpers.session._environment as e
         except ImportError as exc:
             return "ImportError: " + str(exc)
         return e.__file__ + " | " + e.master_kind("local[2]")
@@ -210,7 +218,7 @@ def _ship(spark) -> None:
     """dl_helpers to this session's executors (artifacts are per session)."""
     import tempfile
 
-    from dl_helpers.clusters import ship_package
+    from dl_helpers.session import ship_package
 
     ship_package(spark, tempfile.mkdtemp(prefix="dlh-zip-"))
 

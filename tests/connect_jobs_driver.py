@@ -29,9 +29,13 @@ import test_progress  # noqa: E402
 import test_resume  # noqa: E402
 from resume_driver import transform  # noqa: E402
 
-from dl_helpers.progress import SparkProgress  # noqa: E402
-from dl_helpers.resume import chunk_markers, read_committed, run_chunked  # noqa: E402
-from dl_helpers.spark import SparkConnectUnsupported, build_session, is_connect  # noqa: E402
+from dl_helpers.jobs import (  # noqa: E402
+    SparkProgress,  # noqa: E402
+    chunk_markers,
+    read_committed,
+    run_chunked,
+)
+from dl_helpers.session import SparkConnectUnsupported, build_session, is_connect  # noqa: E402
 
 SERVER_CONF = {
     # Progress reports this often (default 2 s): short test jobs still get several.
@@ -43,8 +47,9 @@ def failed_job_ends_the_bar(spark, tmp):
     """The classic failure test, less what Connect cannot tell (failed tasks count as ended)."""
     buf = io.StringIO()
     with pytest.raises(Exception, match="bad row 3000"):
-        with SparkProgress(spark, total=test_progress.N_ROWS, label="ids", interval=0.1,
-                           out=buf) as bar:  # fmt: skip
+        with SparkProgress(
+            spark, total=test_progress.N_ROWS, label="ids", interval=0.1, out=buf
+        ) as bar:
             test_progress.run(test_progress.slow_ids(spark, fail_at=3000))
     assert not bar.thread.is_alive()
     assert bar.lines[-1].startswith("[progress] ids: failed (PythonException)"), bar.lines
@@ -83,8 +88,9 @@ def resume_after_a_failed_chunk(spark, tmp):
     first_run = {m["run"] for m in chunk_markers(spark, str(out)).values()}
 
     buf = io.StringIO()
-    result = run_chunked(df, transform, str(out), num_chunks=6,
-                         progress={"out": buf, "interval": 0.1})  # fmt: skip
+    result = run_chunked(
+        df, transform, str(out), num_chunks=6, progress={"out": buf, "interval": 0.1}
+    )
     assert result.skipped == [0, 1] and result.ran == [2, 3, 4, 5], result
     assert result.complete and result.rows_written == 800
     assert any("_tmp" in p for p in result.cleaned) and not (out / "_tmp").exists()
@@ -169,7 +175,7 @@ def servers_lifecycle(spark, tmp):
 
 def partition_sizes_without_rdd(spark, tmp):
     """frames.partition_sizes / num_partitions over Connect (no df.rdd there), empty ones too."""
-    from dl_helpers.frames import num_partitions, partition_sizes
+    from dl_helpers.udfs import num_partitions, partition_sizes
 
     assert partition_sizes(spark.range(0, 10, 1, 4)) == [2, 3, 2, 3]
     assert partition_sizes(spark.range(0, 100, 1, 4).filter("id < 10")) == [10, 0, 0, 0]
@@ -215,8 +221,12 @@ def main(argv: list[str]) -> None:
             scenario(spark, tmp)
         except BaseException:  # noqa: BLE001 - reported to the test, which fails on it
             error = traceback.format_exc()
-        result = {"name": name, "ok": error is None, "error": error,
-                  "seconds": round(time.perf_counter() - t, 1)}  # fmt: skip
+        result = {
+            "name": name,
+            "ok": error is None,
+            "error": error,
+            "seconds": round(time.perf_counter() - t, 1),
+        }
         print("RESULT", json.dumps(result), flush=True)
     spark.stop()
 

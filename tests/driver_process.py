@@ -35,8 +35,8 @@ def gpu_discovery_script(folder: Path) -> Path:
 
 def gpu_executor_conf(script: str) -> dict[str, str]:
     """Settings giving each one-core executor (and each task) the one GPU of ``script``: a GPU
-    cluster's settings (``dl_helpers.clusters.gpu_spark_conf``) plus where the GPU is found."""
-    from dl_helpers.clusters import gpu_spark_conf
+    cluster's settings (``dl_helpers.session.gpu_spark_conf``) plus where the GPU is found."""
+    from dl_helpers.session import gpu_spark_conf
 
     return gpu_spark_conf(1) | {
         "spark.executor.memory": "768m",
@@ -59,7 +59,7 @@ def executor_key_udf():
     def executor_key(ids):
         import pandas as pd
 
-        from dl_helpers.servers.processes import executor_identity
+        from dl_helpers.servers import executor_identity
 
         return pd.Series([executor_identity().key] * len(ids))
 
@@ -69,8 +69,13 @@ def executor_key_udf():
 def start_driver(script: Path, args: list[str]) -> subprocess.Popen:
     """Run ``script`` with this Python; its stdout and stderr come back as lines."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
 
 
 def read_line(proc: subprocess.Popen, prefix: str, timeout_s: float, seen: list[str]) -> dict:

@@ -23,9 +23,9 @@ from driver_process import TWO_EXECUTORS, executor_key_udf, gpu_executor_conf  #
 from llm_models import greedy_one_by_one  # noqa: E402
 from server_processes import alive, listen_addresses, process_tree  # noqa: E402
 
-from dl_helpers.llm_generation import return_type  # noqa: E402
-from dl_helpers.llm_serving import OpenAIServerManager, openai_predict_fn  # noqa: E402
-from dl_helpers.spark import build_session  # noqa: E402
+from dl_helpers.llm import return_type  # noqa: E402
+from dl_helpers.servers import OpenAIServerManager, openai_predict_fn  # noqa: E402
+from dl_helpers.session import build_session  # noqa: E402
 
 NEW_TOKENS = 6
 
@@ -39,24 +39,33 @@ def cluster(gpu_script: str, model_dir: str) -> None:
     from pyspark.ml.functions import predict_batch_udf
 
     t0 = time.monotonic()
-    spark = build_session("llm-two-executors", master=TWO_EXECUTORS,
-                          conf=gpu_executor_conf(gpu_script))  # fmt: skip
+    spark = build_session(
+        "llm-two-executors", master=TWO_EXECUTORS, conf=gpu_executor_conf(gpu_script)
+    )
     result: dict = {"session_s": round(time.monotonic() - t0, 1)}
 
     servers = OpenAIServerManager(spark, model_dir, start_timeout_s=300)
     servers.start()
     result["start_s"] = servers.timings["start_s"]
     result["servers"] = {
-        k: {"port": s.port, "pid": s.pid, "tree": _tree(s.pid), "log": s.log_path,
-            "cuda_visible_devices": psutil.Process(s.pid).environ().get("CUDA_VISIBLE_DEVICES")}
+        k: {
+            "port": s.port,
+            "pid": s.pid,
+            "tree": _tree(s.pid),
+            "log": s.log_path,
+            "cuda_visible_devices": psutil.Process(s.pid).environ().get("CUDA_VISIBLE_DEVICES"),
+        }
         for k, s in servers.servers.items()
-    }  # fmt: skip
+    }
     pids = [pid for s in result["servers"].values() for pid in s["tree"]]
     result["listen_addresses"] = sorted(listen_addresses(pids))
 
     prompts = [f"Question {i}: what is {i} plus {i}?" for i in range(16)]
-    udf = predict_batch_udf(openai_predict_fn(servers, max_new_tokens=NEW_TOKENS),
-                            return_type=return_type(), batch_size=3)  # fmt: skip
+    udf = predict_batch_udf(
+        openai_predict_fn(servers, max_new_tokens=NEW_TOKENS),
+        return_type=return_type(),
+        batch_size=3,
+    )
     executor_key = executor_key_udf()
 
     df = spark.createDataFrame(list(enumerate(prompts)), "id long, prompt string").repartition(4)
@@ -81,8 +90,10 @@ def cluster(gpu_script: str, model_dir: str) -> None:
 
     again = OpenAIServerManager(spark, model_dir, start_timeout_s=300)
     again.start()
-    info = {k: {"pid": s.pid, "tree": _tree(s.pid), "run_dir": s.run_dir}
-            for k, s in again.servers.items()}  # fmt: skip
+    info = {
+        k: {"pid": s.pid, "tree": _tree(s.pid), "run_dir": s.run_dir}
+        for k, s in again.servers.items()
+    }
     print("READY " + json.dumps(info), flush=True)
     time.sleep(3600)
 

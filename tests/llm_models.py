@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
-RECIPE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-          "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 256,
-          "seed": 0, "version": 1}  # fmt: skip
+RECIPE = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "max_position_embeddings": 256,
+    "seed": 0,
+    "version": 1,
+}
 CONTEXT = RECIPE["max_position_embeddings"]
 
 
@@ -23,7 +30,7 @@ def make_tiny_chat_model(dest: Path) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from dl_helpers.llm_models import smollm2_source
+    from dl_helpers.llm import smollm2_source
 
     dest = Path(dest)
     marker = dest / "tiny_recipe.json"
@@ -31,10 +38,15 @@ def make_tiny_chat_model(dest: Path) -> Path:
         return dest
     tok = smollm2_source().load_tokenizer()
     params = {k: v for k, v in RECIPE.items() if k not in ("seed", "version")}
-    config = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                         tie_word_embeddings=True, architectures=["LlamaForCausalLM"],
-                         **params)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+        architectures=["LlamaForCausalLM"],
+        **params,
+    )
     torch.manual_seed(RECIPE["seed"])
     model = LlamaForCausalLM(config)
     with torch.no_grad():  # larger logits than the default init: fewer near-ties in argmax
@@ -50,8 +62,7 @@ def make_tiny_chat_model(dest: Path) -> Path:
 
 def greedy_one_by_one(folder: Path, prompts: list[str], max_new_tokens: int) -> list[str]:
     """The model's own greedy answers, one prompt at a time (no padding involved)."""
-    from dl_helpers.llm_generation import generate
-    from dl_helpers.llm_models import ChatModelSource
+    from dl_helpers.llm import ChatModelSource, generate
 
     model, tok = ChatModelSource("tiny", str(folder)).load()
     return [generate(model, tok, [p], max_new_tokens)[0][0] for p in prompts]

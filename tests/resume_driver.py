@@ -26,8 +26,8 @@ def transform(df):
 
 
 def main(argv: list[str]) -> None:
-    from dl_helpers.resume import run_chunked
-    from dl_helpers.spark import build_session
+    from dl_helpers.jobs import run_chunked
+    from dl_helpers.session import build_session
 
     src, out, chunks = argv[0], argv[1], int(argv[2])
     spark = build_session("resume-driver", master="local[2]")

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from dl_helpers.servers.run_folder import ROOT_ENV
-from dl_helpers.servers.serve import SERVER_ENV
+from dl_helpers.servers._run_folder import ROOT_ENV
+from dl_helpers.servers._serve import SERVER_ENV
 
 
 def server_processes() -> list[str]:

@@ -1,4 +1,4 @@
-"""dl_helpers.acceleration: every backend computes what the eager model computes, for any batch
+"""dl_helpers.models: every backend computes what the eager model computes, for any batch
 size (1 included), and an unusable backend falls back with a message that says why."""
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ BATCHES = (1, 2, 7, 64)
 def mlp(n_in=8, n_out=1, seed=0):
     torch.manual_seed(seed)
     return torch.nn.Sequential(
-        torch.nn.Linear(n_in, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16), torch.nn.ReLU(),
+        torch.nn.Linear(n_in, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 16),
+        torch.nn.ReLU(),
         torch.nn.Linear(16, n_out),
-    ).eval()  # fmt: skip
+    ).eval()
 
 
 class TwoInputs(torch.nn.Module):
@@ -98,7 +101,7 @@ def test_numpy_inputs_take_the_example_dtype():
 
 @pytest.mark.slow
 def test_torch_compile_equals_eager_without_recompiling_for_batch_of_one():
-    if not acc.backend_status(acc.TORCH_COMPILE, "cpu").available:
+    if not acc.backend_status(acc.TORCH_COMPILE, "cpu").ok:
         pytest.skip(acc.backend_status(acc.TORCH_COMPILE, "cpu").reason)
     model = mlp(n_in=8, n_out=2)
     compiled = acc.compile_model(model, torch.randn(1, 8), backend=acc.TORCH_COMPILE)
@@ -133,8 +136,7 @@ def test_tensorrt_on_cpu_falls_back_with_a_clear_message(capsys):
 
 def test_strict_raises_instead_of_falling_back():
     with pytest.raises(acc.BackendUnavailable, match="CUDA GPU"):
-        acc.compile_model(mlp(), torch.randn(2, 8), backend=acc.TENSORRT, device="cpu",
-                          strict=True)  # fmt: skip
+        acc.compile_model(mlp(), torch.randn(2, 8), backend=acc.TENSORRT, device="cpu", strict=True)
 
 
 def test_unexportable_model_falls_back_to_eager():
@@ -144,8 +146,7 @@ def test_unexportable_model_falls_back_to_eager():
 
     model = NumpyInside()
     with pytest.warns(acc.AccelerationFallbackWarning):
-        compiled = acc.compile_model(model, torch.randn(3, 4), backend=acc.ONNXRUNTIME,
-                                     quiet=True)  # fmt: skip
+        compiled = acc.compile_model(model, torch.randn(3, 4), backend=acc.ONNXRUNTIME, quiet=True)
     assert compiled.backend == acc.EAGER
     assert "onnxruntime" in compiled.fallbacks[0]
     x = torch.randn(5, 4)
@@ -158,8 +159,7 @@ def test_wrong_compiled_output_is_caught_by_verify(monkeypatch):
 
     monkeypatch.setitem(acc._BUILDERS, acc.ONNXRUNTIME, broken)
     with pytest.warns(acc.AccelerationFallbackWarning, match="differs from eager"):
-        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME,
-                                     quiet=True)  # fmt: skip
+        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME, quiet=True)
     assert compiled.backend == acc.EAGER
 
 
@@ -167,17 +167,16 @@ def test_missing_onnxruntime_is_reported(monkeypatch):
     real = acc._installed
     monkeypatch.setattr(acc, "_installed", lambda m: False if m == "onnxruntime" else real(m))
     status = acc.backend_status(acc.ONNXRUNTIME, "cpu")
-    assert not status.available and "onnxruntime" in status.reason
+    assert not status.ok and "onnxruntime" in status.reason
     with pytest.warns(acc.AccelerationFallbackWarning, match="not installed"):
-        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME,
-                                     quiet=True)  # fmt: skip
+        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME, quiet=True)
     assert compiled.backend == acc.EAGER
 
 
 def test_missing_compiler_is_reported(monkeypatch):
     monkeypatch.setattr(acc, "_cxx_compiler", lambda: None)
     status = acc.backend_status(acc.TORCH_COMPILE, "cpu")
-    assert not status.available and "C++ compiler" in status.reason
+    assert not status.ok and "C++ compiler" in status.reason
 
 
 def test_auto_on_cpu_measures_and_keeps_the_fastest_matching_backend(recwarn, capsys):
@@ -227,8 +226,8 @@ def test_auto_chooses_a_faster_backend_and_refuses_a_wrong_one(monkeypatch):
 def test_available_backends_and_auto_on_cpu():
     found = acc.available_backends("cpu")
     assert list(found) == list(acc.BACKENDS)
-    assert found[acc.EAGER].available
-    assert not found[acc.TENSORRT].available and "CUDA" in found[acc.TENSORRT].reason
+    assert found[acc.EAGER].ok
+    assert not found[acc.TENSORRT].ok and "CUDA" in found[acc.TENSORRT].reason
     assert acc.auto_backend("cpu") == acc.CPU_DEFAULT
     with pytest.raises(ValueError, match="unknown backend"):
         acc.compile_model(mlp(), torch.randn(2, 8), backend="tvm")
@@ -237,11 +236,12 @@ def test_available_backends_and_auto_on_cpu():
 @pytest.mark.gpu
 def test_tensorrt_on_gpu_equals_eager():
     status = acc.backend_status(acc.TENSORRT, "cuda")
-    if not status.available:
+    if not status.ok:
         pytest.skip(f"TensorRT not usable here: {status.reason}")
     model = mlp().cuda()
-    compiled = acc.compile_model(model, torch.randn(4, 8, device="cuda"), backend=acc.TENSORRT,
-                                 strict=True, max_batch=128)  # fmt: skip
+    compiled = acc.compile_model(
+        model, torch.randn(4, 8, device="cuda"), backend=acc.TENSORRT, strict=True, max_batch=128
+    )
     assert compiled.backend == acc.TENSORRT
     for n in BATCHES:
         x = torch.randn(n, 8, device="cuda")

@@ -336,12 +336,15 @@ def _local_imports() -> dict[str, tuple[set, set]]:
                         aliases[a.asname or a.name] = a.name
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in mods:
                 deps.add(node.module)
-                private |= {f"{node.module}.{a.name}" for a in node.names
-                            if a.name.startswith("_")}  # fmt: skip
+                private |= {f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")}
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id in aliases and node.attr.startswith("_")
-                    and not node.attr.startswith("__")):  # fmt: skip
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 private.add(f"{aliases[node.value.id]}.{node.attr}")
         out[name] = (deps, private)
     return out

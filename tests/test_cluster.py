@@ -1,5 +1,5 @@
 """The multi-node fixture is what it claims: workers that cannot see the driver's disk, two
-distinct hosts, one shared folder; and dl_helpers.storage refuses driver-local folders there."""
+distinct hosts, one shared folder; and dl_helpers.session refuses driver-local folders there."""
 
 from __future__ import annotations
 
@@ -20,10 +20,17 @@ HERE = Path(__file__).resolve().parent
 def test_cluster_isolation_and_shared_storage(cluster):
     driver_local = OUTPUT / "cluster_fixture_driver"
     proc = subprocess.run(
-        [sys.executable, str(HERE / "cluster_driver.py"), cluster.master, str(cluster.shared),
-         str(driver_local)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(HERE / "cluster_driver.py"),
+            cluster.master,
+            str(cluster.shared),
+            str(driver_local),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(lines[-1][len("RESULT ") :])
@@ -66,10 +73,11 @@ def test_notebook_with_driver_local_shared_dir_fails_at_once(cluster):
     t0 = time.monotonic()
     with pytest.raises(NotebookFailed) as failed:
         run_notebook(
-            ROOT / "notebooks/pytorch/image_classification_torch.ipynb", OUTPUT / "errors",
+            ROOT / "notebooks/pytorch/image_classification_torch.ipynb",
+            OUTPUT / "errors",
             {"spark_master": cluster.master, "shared_dir": str(driver_local)},
             extra_env={"PYSPARK_SUBMIT_ARGS": CLUSTER_SUBMIT_ARGS},
-        )  # fmt: skip
+        )
     seconds = time.monotonic() - t0
     msg = str(failed.value)
     assert "SharedStorageError" in msg and "is not visible to the executors" in msg, msg[-3000:]

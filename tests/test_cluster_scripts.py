@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from dl_helpers import clusters
-from dl_helpers.spark import INFERENCE_CONF
+from dl_helpers.session import INFERENCE_CONF
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {".git", ".envs", "output", "dist", "build", "node_modules", ".venv"}
@@ -163,8 +163,8 @@ import dl_helpers
 mods = sorted(m.name for m in pkgutil.iter_modules(dl_helpers.__path__))
 for m in mods:
     importlib.import_module("dl_helpers." + m)
-from dl_helpers.environment import detect_platform
-from dl_helpers.clusters import gpu_spark_conf
+from dl_helpers.session import detect_platform
+from dl_helpers.session import gpu_spark_conf
 print(json.dumps({"file": dl_helpers.__file__, "modules": mods,
                   "platform": detect_platform({}, "local[2]").name,
                   "conf": gpu_spark_conf(8)}))
@@ -211,7 +211,7 @@ def test_wheel_builds_and_imports_in_a_clean_environment(wheel, tmp_path):
         meta = zf.read(meta_name).decode()
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"dl_helpers"}, top
-    assert "dl_helpers/clusters.py" in names and "dl_helpers/spark.py" in names
+    assert "dl_helpers/session/_clusters.py" in names and "dl_helpers/session/_spark.py" in names
     requires = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.-]+)", meta, flags=re.M)
     assert {"numpy", "pandas", "pyarrow"} <= set(requires)
     assert not {"torch", "tensorflow", "pyspark"} & set(requires)
@@ -219,13 +219,13 @@ def test_wheel_builds_and_imports_in_a_clean_environment(wheel, tmp_path):
     python = make_venv(tmp_path / "venv")
     ok(run([python, "-m", "pip", "install", "--quiet", "--no-deps", wheel]))
     code = (
-        "import dl_helpers, dl_helpers.environment, dl_helpers.spark, dl_helpers.clusters;"
+        "import dl_helpers, dl_helpers.session, dl_helpers.session, dl_helpers.session;"
         "print(dl_helpers.__file__)"
     )
     proc = ok(run([python, "-I", "-c", code], cwd=tmp_path))
     assert Path(proc.stdout.strip()).is_relative_to(tmp_path / "venv")
     # The module the cluster scripts call works from the installed wheel too.
-    proc = ok(run([python, "-I", "-m", "dl_helpers.clusters", "spark-conf", "--cores", "8"]))
+    proc = ok(run([python, "-I", "-m", "dl_helpers.session", "spark-conf", "--cores", "8"]))
     assert json.loads(proc.stdout) == clusters.gpu_spark_conf(8)
 
 
@@ -319,7 +319,7 @@ def databricks_dry_run(cloud: str, **env) -> tuple[dict, list[str]]:
 
 
 def assert_inference_settings(conf: dict, cores: int, gpus: int = 1):
-    """The settings the notebooks assume (dl_helpers.spark.INFERENCE_CONF) and GPU scheduling:
+    """The settings the notebooks assume (dl_helpers.session.INFERENCE_CONF) and GPU scheduling:
     one executor with all the node's cores and its GPU, one task slot per core."""
     assert conf["spark.sql.execution.arrow.pyspark.enabled"] == "true"
     assert conf["spark.python.worker.reuse"] == "true"

@@ -1,4 +1,4 @@
-"""dl_helpers.clusters: the GPU Spark settings of managed clusters, and shipping dl_helpers.
+"""dl_helpers.session: the GPU Spark settings of managed clusters, and shipping dl_helpers.
 
 The pure functions are checked here without Spark. One Spark application, started in a child
 process (so no other test's SparkSession is reused), proves that the task GPU amount gives
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from dl_helpers import clusters
-from dl_helpers.spark import INFERENCE_CONF
+from dl_helpers.session import INFERENCE_CONF
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,8 +197,8 @@ def spark_run(tmp_path_factory):
         sys.path.insert(0, {str(ROOT)!r})
         from pyspark import BarrierTaskContext
         from pyspark.sql import functions as F
-        from dl_helpers.spark import build_session
-        from dl_helpers.clusters import ship_package
+        from dl_helpers.session import build_session
+        from dl_helpers.session import ship_package
 
         def task(_):
             ctx = BarrierTaskContext.get()
@@ -207,7 +207,7 @@ def spark_run(tmp_path_factory):
 
         def probe(_):
             try:
-                import dl_helpers.environment as e
+                import dl_helpers.session._environment as e
             except ImportError as exc:
                 return "ImportError: " + str(exc)
             return e.__file__ + " | " + e.master_kind("local[2]")
@@ -262,5 +262,5 @@ def test_ship_package_executors_import_from_the_zip(spark_run):
     assert after, spark_run
     for line in after:
         path, kind = line.split(" | ")
-        assert f"{zip_name}/dl_helpers/environment.py" in path, spark_run
+        assert f"{zip_name}/dl_helpers/session/_environment.py" in path, spark_run
         assert kind == "local"

@@ -36,8 +36,13 @@ def _free_port() -> int:
 
 def _run_driver(*args: str, timeout_s: float = 420) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.run([PY, str(HERE / "connect_driver.py"), *args], capture_output=True,
-                          text=True, env=env, timeout=timeout_s)  # fmt: skip
+    proc = subprocess.run(
+        [PY, str(HERE / "connect_driver.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout_s,
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
@@ -61,16 +66,28 @@ def connect_server(tmp_path_factory):
     wrapper.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_"))}
     paths = [sysconfig.get_paths()["purelib"], str(HERE)]
-    env.update(SPARK_HOME=str(home), SPARK_PID_DIR=str(run), SPARK_LOG_DIR=str(run),
-               PYSPARK_PYTHON=str(wrapper), SPARK_LOCAL_IP="127.0.0.1",
-               PYTHONPATH=os.pathsep.join(paths))  # fmt: skip
+    env.update(
+        SPARK_HOME=str(home),
+        SPARK_PID_DIR=str(run),
+        SPARK_LOG_DIR=str(run),
+        PYSPARK_PYTHON=str(wrapper),
+        SPARK_LOCAL_IP="127.0.0.1",
+        PYTHONPATH=os.pathsep.join(paths),
+    )
     start = [
-        "bash", str(home / "sbin" / "start-connect-server.sh"), "--master", "local[2]",
-        "--conf", f"spark.connect.grpc.binding.port={port}",
-        "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-        "--conf", "spark.driver.host=127.0.0.1",
-        "--conf", "spark.ui.enabled=false",
-    ]  # fmt: skip
+        "bash",
+        str(home / "sbin" / "start-connect-server.sh"),
+        "--master",
+        "local[2]",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+    ]
     subprocess.run(start, env=env, check=True, capture_output=True, timeout=60)
     deadline = time.monotonic() + 120
     while True:
@@ -84,8 +101,12 @@ def connect_server(tmp_path_factory):
                 pytest.fail(f"the Connect server did not open port {port} in 120 s:\n{logs}")
             time.sleep(0.5)
     yield f"sc://127.0.0.1:{port}"
-    subprocess.run(["bash", str(home / "sbin" / "stop-connect-server.sh")], env=env,
-                   capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        ["bash", str(home / "sbin" / "stop-connect-server.sh")],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +166,9 @@ def test_client_killed_on_a_connect_server_then_stop_all_servers(connect_server)
     the executors and so the servers with it). The next session's stop_all_servers stops them."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     cmd = [PY, str(HERE / "connect_driver.py"), "orphan", connect_server]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     try:
         ready = None
         deadline = time.monotonic() + 300
@@ -171,7 +193,7 @@ def test_client_killed_on_a_connect_server_then_stop_all_servers(connect_server)
 
 
 def test_remote_argument_is_checked():
-    from dl_helpers.spark import build_session
+    from dl_helpers.session import build_session
 
     with pytest.raises(ValueError, match="expected 'sc://host:port'"):
         build_session(remote="http://example:15002")

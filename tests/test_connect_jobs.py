@@ -42,9 +42,11 @@ def connect_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("connect_jobs")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "connect_jobs_driver.py"), str(work)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,  # its own process group: its JVM and workers, to check and kill
-    )  # fmt: skip
+    )
     try:
         out, err = proc.communicate(timeout=600)
     except subprocess.TimeoutExpired:

@@ -28,7 +28,8 @@ import pytest
 from PIL import Image
 
 from dl_helpers import datasets as ds
-from dl_helpers.datasets import tables
+from dl_helpers.datasets import _tables as tables
+from dl_helpers.offline import OFFLINE_ENV, OfflineDataWarning
 
 
 class Mirror:
@@ -80,7 +81,7 @@ def cache(tmp_path, monkeypatch):
     """An empty data cache; the test run's DL_HELPERS_OFFLINE and any mirror setting removed."""
     d = tmp_path / "cache"
     monkeypatch.setenv(ds.CACHE_ENV, str(d))
-    monkeypatch.delenv(ds.OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(OFFLINE_ENV, raising=False)
     monkeypatch.delenv(ds.MIRROR_ENV, raising=False)
     return d
 
@@ -171,26 +172,31 @@ CAL_ROWS = [
     "-122.230000,37.880000,41.000000,880.000000,129.000000,322.000000,126.000000,8.325200,452600.000000",
     "-122.220000,37.860000,21.000000,7099.000000,1106.000000,2401.000000,1138.000000,8.301400,358500.000000",
     "-118.250000,34.050000,30.000000,1500.000000,300.000000,900.000000,280.000000,3.500000,210000.000000",
-]  # fmt: skip
+]
 
 
 def california_tgz() -> bytes:
     data = ("\n".join(CAL_ROWS) + "\n").encode()
-    return tgz({"CaliforniaHousing/cal_housing.data": data,
-                "CaliforniaHousing/cal_housing.domain": b"longitude: continuous."})  # fmt: skip
+    return tgz(
+        {
+            "CaliforniaHousing/cal_housing.data": data,
+            "CaliforniaHousing/cal_housing.domain": b"longitude: continuous.",
+        }
+    )
 
 
 # ------------------------------------------------------------------ one test per data set
 
 
-@pytest.mark.parametrize("loader, folder", [(ds.load_fashion_mnist, "fashion_mnist"),
-                                            (ds.load_mnist, "mnist")])  # fmt: skip
+@pytest.mark.parametrize(
+    "loader, folder", [(ds.load_fashion_mnist, "fashion_mnist"), (ds.load_mnist, "mnist")]
+)
 def test_idx_data_sets_through_the_mirror(loader, folder, mirror, cache):
     files, arrays = mnist_files()
     for name, body in files.items():
         mirror.files[f"{folder}/{name}"] = body
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ds.OfflineDataWarning)
+        warnings.simplefilter("error", OfflineDataWarning)
         data = loader(offline=False, mirror=mirror.url)
         assert data.offline is False and data.source == f"{mirror.url}/{folder}/"
         assert data.x_train.shape == (30, 28, 28) and data.x_test.shape == (12, 28, 28)
@@ -211,7 +217,7 @@ def test_petfinder_through_the_mirror(mirror, cache):
     body, frame = petfinder_zip()
     mirror.files["petfinder_mini/petfinder-mini.zip"] = body
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ds.OfflineDataWarning)
+        warnings.simplefilter("error", OfflineDataWarning)
         table = ds.load_petfinder_mini(offline=False, mirror=mirror.url)
         sample = ds.load_petfinder_mini(offline=False, mirror=mirror.url, n_rows=10, seed=0)
     assert table.offline is False
@@ -228,7 +234,7 @@ def test_petfinder_through_the_mirror(mirror, cache):
 def test_flower_photos_through_the_mirror(mirror, cache):
     mirror.files["flower_photos/flower_photos.tgz"] = flowers_tgz()
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ds.OfflineDataWarning)
+        warnings.simplefilter("error", OfflineDataWarning)
         imgs = ds.load_flower_photos(offline=False, mirror=mirror.url)
         two = ds.load_flower_photos(offline=False, mirror=mirror.url, n_images=2)
     assert imgs.offline is False
@@ -246,15 +252,18 @@ def test_flower_photos_through_the_mirror(mirror, cache):
     # Only the extracted folder stays (the archive is deleted after a complete extraction).
     assert cached_files(cache) == sorted(
         ["flower_photos/flower_photos/LICENSE.txt"]
-        + [f"flower_photos/flower_photos/{c}/{i}_{k}.jpg" for i, c in enumerate(ds.FLOWER_CLASSES)
-           for k in range(FLOWERS_PER_CLASS)]
-    )  # fmt: skip
+        + [
+            f"flower_photos/flower_photos/{c}/{i}_{k}.jpg"
+            for i, c in enumerate(ds.FLOWER_CLASSES)
+            for k in range(FLOWERS_PER_CLASS)
+        ]
+    )
 
 
 def test_imdb_through_the_mirror(mirror, cache):
     mirror.files["imdb/aclImdb_v1.tar.gz"] = imdb_tgz()
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ds.OfflineDataWarning)
+        warnings.simplefilter("error", OfflineDataWarning)
         data = ds.load_imdb_reviews(offline=False, mirror=mirror.url)
         part = ds.load_imdb_reviews(offline=False, mirror=mirror.url, n_train=4, n_test=1)
     assert data.offline is False and data.source == f"{mirror.url}/imdb/aclImdb_v1.tar.gz"
@@ -262,8 +271,9 @@ def test_imdb_through_the_mirror(mirror, cache):
     assert len(data.train_texts) == 2 * IMDB_PER_CLASS["train"] == len(data.train_labels)
     assert len(data.test_texts) == 2 * IMDB_PER_CLASS["test"]
     assert data.train_labels.dtype == np.int64 and data.train_labels.mean() == 0.5
-    for text, y in zip(data.train_texts + data.test_texts,
-                       np.r_[data.train_labels, data.test_labels], strict=True):  # fmt: skip
+    for text, y in zip(
+        data.train_texts + data.test_texts, np.r_[data.train_labels, data.test_labels], strict=True
+    ):
         assert text.split()[1] == data.class_names[y]
     assert not any("unlabelled" in t for t in data.train_texts)
     assert len(part.train_texts) == 4 and len(part.test_texts) == 1
@@ -278,7 +288,7 @@ def test_california_housing_through_the_mirror(mirror, cache, monkeypatch):
     monkeypatch.setattr(tables, "CALIFORNIA_SHA256", hashlib.sha256(body).hexdigest())
     monkeypatch.setenv(ds.MIRROR_ENV, mirror.url + "/")  # the environment variable this time
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ds.OfflineDataWarning)
+        warnings.simplefilter("error", OfflineDataWarning)
         data = ds.load_california_housing(offline=False)
         two = ds.load_california_housing(offline=False, n_rows=2, seed=1)
     f = data.frame
@@ -287,9 +297,17 @@ def test_california_housing_through_the_mirror(mirror, cache, monkeypatch):
     assert list(f.columns) == ds.CALIFORNIA_FEATURES + [ds.CALIFORNIA_TARGET]
     assert len(f) == len(CAL_ROWS) and all(f[c].dtype == np.float64 for c in f.columns)
     # The first block group as scikit-learn's fetch_california_housing gives it.
-    first = dict(MedInc=8.3252, HouseAge=41.0, AveRooms=880 / 126, AveBedrms=129 / 126,
-                 Population=322.0, AveOccup=322 / 126, Latitude=37.88, Longitude=-122.23,
-                 MedHouseVal=4.526)  # fmt: skip
+    first = dict(
+        MedInc=8.3252,
+        HouseAge=41.0,
+        AveRooms=880 / 126,
+        AveBedrms=129 / 126,
+        Population=322.0,
+        AveOccup=322 / 126,
+        Latitude=37.88,
+        Longitude=-122.23,
+        MedHouseVal=4.526,
+    )
     assert f.iloc[0].to_dict() == pytest.approx(first)
     assert len(two.frame) == 2 and list(two.frame.index) == [0, 1]
     assert mirror.hits == {"california_housing/cal_housing.tgz": 1}
@@ -307,17 +325,37 @@ def _corrupt(body: bytes) -> bytes:
 
 
 BROKEN = {
-    "mnist": (lambda m: ds.load_mnist(offline=False, mirror=m), "mnist/" + ds.IDX_FILES["x_train"],
-              lambda: mnist_files()[0][ds.IDX_FILES["x_train"]], "gzip IDX"),
-    "petfinder": (lambda m: ds.load_petfinder_mini(offline=False, mirror=m),
-                  "petfinder_mini/petfinder-mini.zip", lambda: petfinder_zip()[0], "zip"),
-    "flowers": (lambda m: ds.load_flower_photos(offline=False, mirror=m),
-                "flower_photos/flower_photos.tgz", flowers_tgz, "flower_photos"),
-    "imdb": (lambda m: ds.load_imdb_reviews(offline=False, mirror=m), "imdb/aclImdb_v1.tar.gz",
-             imdb_tgz, "aclImdb"),
-    "california": (lambda m: ds.load_california_housing(offline=False, mirror=m),
-                   "california_housing/cal_housing.tgz", california_tgz, "cal_housing"),
-}  # fmt: skip
+    "mnist": (
+        lambda m: ds.load_mnist(offline=False, mirror=m),
+        "mnist/" + ds.IDX_FILES["x_train"],
+        lambda: mnist_files()[0][ds.IDX_FILES["x_train"]],
+        "gzip IDX",
+    ),
+    "petfinder": (
+        lambda m: ds.load_petfinder_mini(offline=False, mirror=m),
+        "petfinder_mini/petfinder-mini.zip",
+        lambda: petfinder_zip()[0],
+        "zip",
+    ),
+    "flowers": (
+        lambda m: ds.load_flower_photos(offline=False, mirror=m),
+        "flower_photos/flower_photos.tgz",
+        flowers_tgz,
+        "flower_photos",
+    ),
+    "imdb": (
+        lambda m: ds.load_imdb_reviews(offline=False, mirror=m),
+        "imdb/aclImdb_v1.tar.gz",
+        imdb_tgz,
+        "aclImdb",
+    ),
+    "california": (
+        lambda m: ds.load_california_housing(offline=False, mirror=m),
+        "california_housing/cal_housing.tgz",
+        california_tgz,
+        "cal_housing",
+    ),
+}
 
 
 @pytest.mark.parametrize("how", ["truncated", "corrupt"])
@@ -337,8 +375,10 @@ def test_broken_download_fails_clearly_and_leaves_no_file(name, how, mirror, cac
         expected = rf"{mirror.url}/{path}: download truncated: got {len(body) // 2} of {len(body)}"
     else:
         mirror.files[path] = _corrupt(body)
-        expected = (rf"{mirror.url}/{path}: (checksum mismatch|the downloaded file is not "
-                    rf".*{what})")  # fmt: skip
+        expected = (
+            rf"{mirror.url}/{path}: (checksum mismatch|the downloaded file is not "
+            rf".*{what})"
+        )
     with pytest.raises(ds.DownloadError, match=expected):
         load(mirror.url)
     assert mirror.hits[path] == 1
@@ -348,7 +388,7 @@ def test_broken_download_fails_clearly_and_leaves_no_file(name, how, mirror, cac
     mirror.truncate.discard(path)
     mirror.files[path] = body
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ds.OfflineDataWarning)
+        warnings.simplefilter("error", OfflineDataWarning)
         assert load(mirror.url).offline is False
     assert mirror.hits[path] == 2
 
@@ -392,7 +432,7 @@ LOADERS = {
 def test_unreachable_mirror_falls_back_only_when_allowed(name, cache, tmp_path, monkeypatch):
     monkeypatch.setenv(ds.MIRROR_ENV, f"http://127.0.0.1:{_closed_port()}")
     kwargs = {"dest": tmp_path / "fl"} if name == "flowers" else {}
-    with pytest.warns(ds.OfflineDataWarning, match="download failed.*(refused|URLError)"):
+    with pytest.warns(OfflineDataWarning, match="download failed.*(refused|URLError)"):
         data = LOADERS[name](offline=None, **kwargs)
     assert data.offline is True
     with pytest.raises(OSError, match="refused"):
@@ -421,5 +461,11 @@ def test_mirror_setting(monkeypatch):
     assert ds.source_url(ds.IMDB_URL, "imdb", "aclImdb_v1.tar.gz", mirror="") == ds.IMDB_URL
     assert ds.source_url(ds.IMDB_URL, "imdb", "x", mirror="http://other") == "http://other/imdb/x"
     # Every download has a place in the documented layout.
-    assert set(ds.MIRROR_LAYOUT) == {"fashion_mnist", "mnist", "petfinder_mini", "flower_photos",
-                                     "imdb", "california_housing"}  # fmt: skip
+    assert set(ds.MIRROR_LAYOUT) == {
+        "fashion_mnist",
+        "mnist",
+        "petfinder_mini",
+        "flower_photos",
+        "imdb",
+        "california_housing",
+    }

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from dl_helpers import datasets as ds
-from dl_helpers.datasets import OfflineDataWarning, load_fashion_mnist, load_mnist
+from dl_helpers.datasets import load_fashion_mnist, load_mnist
+from dl_helpers.offline import OfflineDataWarning
 
 COLUMNS = ds.CALIFORNIA_FEATURES + [ds.CALIFORNIA_TARGET]
 
@@ -61,7 +62,7 @@ def test_idx_reader_names_a_bad_file(tmp_path):
 
 
 def test_petfinder_standin_has_the_real_schema():
-    with pytest.warns(ds.OfflineDataWarning, match="PetFinder-mini"):
+    with pytest.warns(OfflineDataWarning, match="PetFinder-mini"):
         table = ds.load_petfinder_mini(offline=True, n_rows=3000)
     f = table.frame
     assert table.offline is True
@@ -89,7 +90,7 @@ def test_petfinder_standin_is_deterministic():
 
 
 def test_flower_standin_writes_jpegs_in_class_folders(tmp_path):
-    with pytest.warns(ds.OfflineDataWarning, match="flower photos"):
+    with pytest.warns(OfflineDataWarning, match="flower photos"):
         imgs = ds.load_flower_photos(offline=True, n_images=12, dest=tmp_path / "fl")
     assert imgs.offline is True
     assert len(imgs.files) == 12 and len(imgs.labels) == 12
@@ -104,7 +105,7 @@ def test_flower_standin_writes_jpegs_in_class_folders(tmp_path):
         assert pixels.std() > 5  # real photo content, not a flat image
     assert sizes <= {(320, 240), (240, 320)}
     # A smaller second run in the same folder leaves only its own files.
-    with pytest.warns(ds.OfflineDataWarning):
+    with pytest.warns(OfflineDataWarning):
         again = ds.load_flower_photos(offline=True, n_images=5, dest=tmp_path / "fl")
     assert len(again.files) == 5
     assert len(list((tmp_path / "fl").glob("*/*.jpg"))) == 5
@@ -118,7 +119,7 @@ def test_flower_standin_is_deterministic(tmp_path):
 
 
 def test_imdb_standin_is_balanced_text():
-    with pytest.warns(ds.OfflineDataWarning, match="IMDB"):
+    with pytest.warns(OfflineDataWarning, match="IMDB"):
         data = ds.load_imdb_reviews(offline=True, n_train=400, n_test=100)
     assert data.offline is True and data.class_names == ["neg", "pos"]
     assert len(data.train_texts) == 400 and data.train_labels.shape == (400,)
@@ -172,7 +173,7 @@ def test_california_standin_is_deterministic_and_learnable():
 
 
 def test_california_offline_load_announces_the_standin(capsys):
-    with pytest.warns(ds.OfflineDataWarning, match="California Housing"):
+    with pytest.warns(OfflineDataWarning, match="California Housing"):
         data = ds.load_california_housing(offline=True, n_rows=500)
     assert data.offline and len(data.frame) == 500
     assert list(data.frame.columns) == COLUMNS

@@ -4,18 +4,20 @@ import sys
 
 import pytest
 
-from dl_helpers.environment import (
+from dl_helpers.session import (
     DATABRICKS,
     DATAPROC,
+    INFERENCE_CONF,
     KUBERNETES,
     LOCAL,
     LOCAL_CLUSTER,
+    MALLOC_ENV,
     STANDALONE,
     YARN,
     detect_platform,
     master_kind,
+    session_settings,
 )
-from dl_helpers.spark import INFERENCE_CONF, MALLOC_ENV, session_settings
 
 NO_MARKERS = ()
 

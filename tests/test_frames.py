@@ -1,4 +1,4 @@
-"""DataFrame-only helpers (dl_helpers.frames) on a real session: partition sizes match the RDD's
+"""DataFrame-only helpers (dl_helpers.udfs) on a real session: partition sizes match the RDD's
 view on a classic session, and the same code runs over Spark Connect, which has no RDDs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dl_helpers.frames import argmax, collect_by_id, num_partitions, partition_sizes
+from dl_helpers.udfs import argmax, collect_by_id, num_partitions, partition_sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""dl_helpers.images on a real local SparkSession: JPEG and PNG bytes in, decode + the user's
+"""dl_helpers.udfs on a real local SparkSession: JPEG and PNG bytes in, decode + the user's
 preprocessing + the model in one UDF; results equal the same steps run directly, uint8 stays
 uint8, and bad images fail with messages that name the row."""
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from pyspark.sql.types import ArrayType, LongType
 
-from dl_helpers.images import image_predict_udf, open_image
+from dl_helpers.udfs import image_predict_udf, open_image
 
 pytestmark = pytest.mark.spark
 
@@ -40,8 +40,9 @@ def make_predict_fn():
 
 def udf(batch_size=3, **kw):
     kw.setdefault("preprocess", resize)
-    return image_predict_udf(make_predict_fn, return_type=ArrayType(LongType()),
-                             batch_size=batch_size, row_id="id", **kw)  # fmt: skip
+    return image_predict_udf(
+        make_predict_fn, return_type=ArrayType(LongType()), batch_size=batch_size, row_id="id", **kw
+    )
 
 
 def direct(images):

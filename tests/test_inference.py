@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType
 
-from dl_helpers.inference import checked_predict_batch_udf
+from dl_helpers.udfs import checked_predict_batch_udf
 
 pytestmark = pytest.mark.spark
 
@@ -58,8 +58,9 @@ def test_array_column_equals_direct(spark):
 def test_scalar_columns_equal_direct(spark):
     x = RNG.random((9, 12), dtype=np.float32)
     cols = [f"c{i}" for i in range(12)]
-    df = spark.createDataFrame([(i, *map(float, r)) for i, r in enumerate(x)],
-                               ["id", *cols]).repartition(2)  # fmt: skip
+    df = spark.createDataFrame(
+        [(i, *map(float, r)) for i, r in enumerate(x)], ["id", *cols]
+    ).repartition(2)
     ids, out = spark_out(df.select("id", udf()(*cols).alias("out")))
     np.testing.assert_allclose(out, x[ids] @ WEIGHTS, rtol=1e-6)
 
@@ -107,8 +108,12 @@ def test_null_in_one_of_many_scalar_columns_is_named(spark):
 
 
 def test_without_row_id_the_message_still_names_the_column(spark):
-    f = checked_predict_batch_udf(make_predict_fn, return_type=ArrayType(FloatType()),
-                                  batch_size=4, input_tensor_shapes=[[12]])  # fmt: skip
+    f = checked_predict_batch_udf(
+        make_predict_fn,
+        return_type=ArrayType(FloatType()),
+        batch_size=4,
+        input_tensor_shapes=[[12]],
+    )
     df = spark.createDataFrame([([0.0] * 3,)], "data array<float>")
     assert "input column 'data': has 3 values, expected 12" in error_text(df, f(F.col("data")))
 
@@ -161,10 +166,17 @@ def rows_with_three_bad(tmp_path_factory):
     x = np.random.default_rng(1).random((N_ROWS, 12), dtype=np.float32)
     values = [list(r) for r in x]
     for i, (kind, _) in BAD_ROWS.items():
-        values[i] = None if kind is None else ([float("nan")] + values[i][1:] if kind == "nan"
-                                               else values[i][:11])  # fmt: skip
-    table = pa.table({"id": pa.array(np.arange(N_ROWS, dtype=np.int64)),
-                      "data": pa.array(values, pa.list_(pa.float32()))})  # fmt: skip
+        values[i] = (
+            None
+            if kind is None
+            else ([float("nan")] + values[i][1:] if kind == "nan" else values[i][:11])
+        )
+    table = pa.table(
+        {
+            "id": pa.array(np.arange(N_ROWS, dtype=np.int64)),
+            "data": pa.array(values, pa.list_(pa.float32())),
+        }
+    )
     path = tmp_path_factory.mktemp("three_bad") / "input.parquet"
     path.mkdir()
     for k in range(4):
@@ -174,12 +186,18 @@ def rows_with_three_bad(tmp_path_factory):
 
 def quarantine_udf(make=make_strict_predict_fn, **kw):
     kw.setdefault("input_tensor_shapes", [[12]])
-    return checked_predict_batch_udf(make, return_type=ArrayType(FloatType()), batch_size=256,
-                                     row_id="id", on_bad_row="quarantine", **kw)  # fmt: skip
+    return checked_predict_batch_udf(
+        make,
+        return_type=ArrayType(FloatType()),
+        batch_size=256,
+        row_id="id",
+        on_bad_row="quarantine",
+        **kw,
+    )
 
 
 def test_quarantine_100k_rows_three_bad(spark, rows_with_three_bad, tmp_path):
-    from dl_helpers.inference import count_quarantined, split_quarantined
+    from dl_helpers.udfs import count_quarantined, split_quarantined
 
     path, x = rows_with_three_bad
     result = spark.read.parquet(path).select("id", quarantine_udf()("data").alias("out"))
@@ -212,9 +230,13 @@ def test_quarantine_many_scalar_columns_and_a_batch_of_bad_rows_only(spark):
     rows[1] = (1, *([1.0] * 7 + [None] + [1.0] * 4))
     rows[2] = (2, *([float("nan")] + [1.0] * 11))
     df = spark.createDataFrame(rows, ["id", *cols]).coalesce(1)
-    f = checked_predict_batch_udf(make_strict_predict_fn, return_type=ArrayType(FloatType()),
-                                  batch_size=2, input_tensor_shapes=[[12]],
-                                  on_bad_row="quarantine")  # fmt: skip
+    f = checked_predict_batch_udf(
+        make_strict_predict_fn,
+        return_type=ArrayType(FloatType()),
+        batch_size=2,
+        input_tensor_shapes=[[12]],
+        on_bad_row="quarantine",
+    )
     out = {r.id: r.out for r in df.select("id", f(*cols).alias("out")).collect()}
     assert out[1].prediction is None and out[1].error == "input column 'c7': is null or NaN"
     assert out[2].prediction is None and out[2].error == "input column 'c0': is null or NaN"
@@ -231,10 +253,13 @@ def test_quarantine_string_and_scalar_inputs(spark):
 
         return predict
 
-    f = checked_predict_batch_udf(make_fn, return_type=FloatType(), batch_size=4, row_id="id",
-                                  on_bad_row="quarantine")  # fmt: skip
-    df = spark.createDataFrame([(0, "Dog", 3.0), (1, None, 1.0), (2, "Cat", float("nan"))],
-                               "id long, kind string, age double")  # fmt: skip
+    f = checked_predict_batch_udf(
+        make_fn, return_type=FloatType(), batch_size=4, row_id="id", on_bad_row="quarantine"
+    )
+    df = spark.createDataFrame(
+        [(0, "Dog", 3.0), (1, None, 1.0), (2, "Cat", float("nan"))],
+        "id long, kind string, age double",
+    )
     out = {r.id: r.out for r in df.select("id", f("kind", "age").alias("out")).collect()}
     assert out[0].prediction == 6.0 and out[0].error is None
     assert (out[1].prediction, out[1].error) == (None, "input column 'kind': is null")
@@ -244,9 +269,14 @@ def test_quarantine_string_and_scalar_inputs(spark):
 @pytest.mark.parametrize("mode", ["fail", "quarantine"])
 def test_array_of_strings_fails_with_the_column_and_its_type(spark, mode):
     df = spark.createDataFrame([(0, ["a"] * 12)], "id long, data array<string>")
-    f = checked_predict_batch_udf(make_predict_fn, return_type=ArrayType(FloatType()),
-                                  batch_size=4, input_tensor_shapes=[[12]], row_id="id",
-                                  on_bad_row=mode)  # fmt: skip
+    f = checked_predict_batch_udf(
+        make_predict_fn,
+        return_type=ArrayType(FloatType()),
+        batch_size=4,
+        input_tensor_shapes=[[12]],
+        row_id="id",
+        on_bad_row=mode,
+    )
     msg = error_text(df, f("data"))
     assert "input column 'data' has type array<string>, expected an array of numbers" in msg
     assert "could not convert" not in msg  # raised in the JVM, before a row reached Python
@@ -269,8 +299,9 @@ def test_string_among_scalar_columns_fails_with_its_type(spark):
 
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="on_bad_row must be one of"):
-        checked_predict_batch_udf(make_predict_fn, return_type=FloatType(), batch_size=4,
-                                  on_bad_row="skip")  # fmt: skip
+        checked_predict_batch_udf(
+            make_predict_fn, return_type=FloatType(), batch_size=4, on_bad_row="skip"
+        )
 
 
 def test_quarantine_with_a_struct_return_type(spark):
@@ -285,8 +316,9 @@ def test_quarantine_with_a_struct_return_type(spark):
         return predict
 
     rt = StructType([StructField("total", FloatType()), StructField("first", FloatType())])
-    f = checked_predict_batch_udf(make_fn, return_type=rt, batch_size=4,
-                                  input_tensor_shapes=[[12]], on_bad_row="quarantine")  # fmt: skip
+    f = checked_predict_batch_udf(
+        make_fn, return_type=rt, batch_size=4, input_tensor_shapes=[[12]], on_bad_row="quarantine"
+    )
     df = spark.createDataFrame([(0, [1.0] * 12), (1, [1.0] * 5)], "id long, data array<float>")
     out = {r.id: r.out for r in df.select("id", f("data").alias("out")).collect()}
     assert out[0].error is None and out[0].prediction.total == 12.0

@@ -6,9 +6,15 @@ from __future__ import annotations
 import pytest
 from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
 
-from dl_helpers.llm_generation import check_prompts, generate
-from dl_helpers.llm_models import ChatModelSource, chat_model, smollm2_source
-from dl_helpers.llm_structured import json_instruction, parse_answer
+from dl_helpers.llm import (
+    ChatModelSource,
+    chat_model,
+    check_prompts,
+    generate,
+    json_instruction,
+    parse_answer,
+    smollm2_source,
+)
 
 FIELDS = {"sentiment": ["positive", "negative"], "product": None}
 
@@ -27,8 +33,10 @@ def test_prompt_checks_name_the_row():
 
 def test_structured_answers_parse_or_say_why_not():
     text = 'Sure! {"sentiment": "Positive", "product": "headphones {v2}"} Anything else?'
-    assert parse_answer(text, FIELDS) == ({"sentiment": "positive", "product": "headphones {v2}"},
-                                          None)  # fmt: skip
+    assert parse_answer(text, FIELDS) == (
+        {"sentiment": "positive", "product": "headphones {v2}"},
+        None,
+    )
     cases = {
         "The review is positive.": "no JSON object",
         '{"sentiment": "positive", "product": "the headph': "JSON object not closed",

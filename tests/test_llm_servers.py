@@ -27,17 +27,22 @@ from server_processes import (
     running,
 )
 
-from dl_helpers.llm_generation import return_type
-from dl_helpers.llm_serving import OpenAIServerManager, openai_predict_fn, vllm_unavailable
-from dl_helpers.servers.kind import ServeContext
-from dl_helpers.servers.openai_server import OpenAIServer
+from dl_helpers.llm import return_type
+from dl_helpers.servers import OpenAIServerManager, openai_predict_fn, vllm_available
+from dl_helpers.servers._base import ServeContext
+from dl_helpers.servers._openai_server import OpenAIServer
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "llm_driver.py"
 OWNER_GONE_BOUND_S = 60  # owner poll 1 s + engine stop (<= 10 s) + a busy CI box's slack
-PROMPTS = ["What is the capital of France?", "Name three colors.", "Hi",
-           "Summarise: Spark splits a table into partitions.", "Is this review positive?",
-           "Translate 'cat' to French."]  # fmt: skip
+PROMPTS = [
+    "What is the capital of France?",
+    "Name three colors.",
+    "Hi",
+    "Summarise: Spark splits a table into partitions.",
+    "Is this review positive?",
+    "Translate 'cat' to French.",
+]
 NEW_TOKENS = 8
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # 2 cores: more threads only fight over them
 
@@ -45,8 +50,9 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # 2 cores: more threads only fight over t
 def _chat_udf(servers, batch_size=4, **kw):
     from pyspark.ml.functions import predict_batch_udf
 
-    return predict_batch_udf(openai_predict_fn(servers, **kw), return_type=return_type(),
-                             batch_size=batch_size)  # fmt: skip
+    return predict_batch_udf(
+        openai_predict_fn(servers, **kw), return_type=return_type(), batch_size=batch_size
+    )
 
 
 def _prompts_df(spark, prompts):
@@ -63,8 +69,15 @@ def _posts(log_path: str) -> int:
 
 def test_vllm_command_is_tensor_parallel_over_the_executors_gpus(tmp_path):
     kind = OpenAIServer(model="/models/qwen", engine="vllm", served_model_name="qwen")
-    ctx = ServeContext(address="127.0.0.1", port=8123, token="secret", gpus=["0", "1"],
-                       run_dir=tmp_path, stop=threading.Event(), set_status=print)  # fmt: skip
+    ctx = ServeContext(
+        address="127.0.0.1",
+        port=8123,
+        token="secret",
+        gpus=["0", "1"],
+        run_dir=tmp_path,
+        stop=threading.Event(),
+        set_status=print,
+    )
     cmd = kind.command(ctx)
     args = dict(zip(cmd, cmd[1:]))
     assert args["--tensor-parallel-size"] == "2" and args["--api-key"] == "secret"
@@ -89,8 +102,9 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with OpenAIServerManager(spark, str(tiny_model), port=port, start_timeout_s=240,
-                                 server_env=ONE_THREAD) as servers:  # fmt: skip
+        with OpenAIServerManager(
+            spark, str(tiny_model), port=port, start_timeout_s=240, server_env=ONE_THREAD
+        ) as servers:
             (info,) = servers.servers.values()
             tree = process_tree(info.pid)
             assert info.port != port and info.log_path.endswith("server-2.log")
@@ -114,16 +128,23 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
 
             # Bad input gets an error naming the row.
             long = " ".join(["word"] * CONTEXT)
-            for bad, message in [(None, r"prompt \(row 1\): is null"),
-                                 ("  ", r"prompt \(row 1\): is empty"),
-                                 (long, r"prompt \(row 1\): \d+ tokens .* exceeds the model's "
-                                        f"context of {CONTEXT} tokens")]:  # fmt: skip
+            for bad, message in [
+                (None, r"prompt \(row 1\): is null"),
+                ("  ", r"prompt \(row 1\): is empty"),
+                (
+                    long,
+                    r"prompt \(row 1\): \d+ tokens .* exceeds the model's "
+                    f"context of {CONTEXT} tokens",
+                ),
+            ]:
                 bad_df = _prompts_df(spark, ["Hi", bad, "Hello"])
                 with pytest.raises(Exception, match=message):
                     bad_df.select(udf("prompt", "id")).collect()
     assert running(tree) == [] and not Path(info.run_dir).exists()
-    print(f"\nlocal transformers serve: start {servers.timings['start_s']} s, "
-          f"stop {servers.timings['stop_s']} s")  # fmt: skip
+    print(
+        f"\nlocal transformers serve: start {servers.timings['start_s']} s, "
+        f"stop {servers.timings['stop_s']} s"
+    )
 
 
 @pytest.mark.spark
@@ -162,13 +183,18 @@ def test_server_killed_mid_job_fails_fast(spark, tiny_model, no_server_left):  #
 @pytest.mark.spark
 @pytest.mark.gpu
 def test_vllm_answers_like_the_model(spark, tiny_model, no_server_left):  # noqa: F811
-    why = vllm_unavailable()
-    if why:
-        pytest.skip(why)
+    vllm = vllm_available()
+    if not vllm:
+        pytest.skip(vllm.reason)
     expected = greedy_one_by_one(tiny_model, PROMPTS, NEW_TOKENS)
-    with OpenAIServerManager(spark, str(tiny_model), engine="vllm", served_model_name="tiny",
-                             extra_args=["--max-model-len", str(CONTEXT), "--enforce-eager"],
-                             start_timeout_s=600) as servers:  # fmt: skip
+    with OpenAIServerManager(
+        spark,
+        str(tiny_model),
+        engine="vllm",
+        served_model_name="tiny",
+        extra_args=["--max-model-len", str(CONTEXT), "--enforce-eager"],
+        start_timeout_s=600,
+    ) as servers:
         (info,) = servers.servers.values()
         assert info.token  # vLLM requires the manager's API key
         df = _prompts_df(spark, PROMPTS)

@@ -73,13 +73,31 @@ class Lab:
         req = HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
         conn = await asyncio.wait_for(websocket_connect(req), timeout)
         msg_id = uuid.uuid4().hex
-        conn.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))  # fmt: skip
+        conn.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "msg_type": "execute_request",
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         out, errors, reply, idle = [], [], None, False
         deadline = time.monotonic() + timeout
         try:
@@ -123,25 +141,40 @@ def test_make_lab_offers_both_kernels_and_runs_them(tmp_path):
 
     port, token = _free_port(), secrets.token_hex(16)
     # The user's own Jupyter folders (config, kernels, runtime files) stay out of it.
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-               JUPYTER_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    env = dict(
+        os.environ,
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+    )
     lab_args = f"--no-browser --IdentityProvider.token={token} --ServerApp.port_retries=0"
     # The environments exist (the skip above): their stamps are not remade here (-o), so this
     # tests the lab target itself, not the environment build.
-    cmd = ["make", "-s", "-o", ".envs/torch/.installed", "-o", ".envs/tf/.installed", "lab",
-           f"LAB_PORT={port}", f"LAB_ARGS={lab_args}"]  # fmt: skip
+    cmd = [
+        "make",
+        "-s",
+        "-o",
+        ".envs/torch/.installed",
+        "-o",
+        ".envs/tf/.installed",
+        "lab",
+        f"LAB_PORT={port}",
+        f"LAB_ARGS={lab_args}",
+    ]
     log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     lab = Lab(port, token)
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"make lab exited {proc.returncode}:\n"
-                                     f"{(tmp_path / 'lab.log').read_text()[-3000:]}")  # fmt: skip
+                raise AssertionError(
+                    f"make lab exited {proc.returncode}:\n"
+                    f"{(tmp_path / 'lab.log').read_text()[-3000:]}"
+                )
             try:
                 status = lab.api("GET", "/api/status", timeout=5)
                 break
@@ -152,9 +185,12 @@ def test_make_lab_offers_both_kernels_and_runs_them(tmp_path):
         assert "started" in status
         # Bound to loopback only: the server's socket listens on 127.0.0.1.
         server = psutil.Process(proc.pid).children(recursive=True)
-        listening = {c.laddr.ip for p in [psutil.Process(proc.pid), *server]
-                     for c in p.net_connections("tcp") if c.status == "LISTEN"
-                     and c.laddr.port == port}  # fmt: skip
+        listening = {
+            c.laddr.ip
+            for p in [psutil.Process(proc.pid), *server]
+            for c in p.net_connections("tcp")
+            if c.status == "LISTEN" and c.laddr.port == port
+        }
         assert listening == {"127.0.0.1"}, listening
 
         specs = lab.api("GET", "/api/kernelspecs")["kernelspecs"]

@@ -24,11 +24,17 @@ def test_every_module_is_in_the_module_list():
 def test_importing_the_loaders_is_cheap():
     code = (
         "import json, sys\n"
-        "import dl_helpers.offline, dl_helpers.datasets, dl_helpers.text_models, "
-        "dl_helpers.tf_models\n"
+        "import dl_helpers.offline, dl_helpers.datasets, dl_helpers.models, "
+        "dl_helpers.models\n"
         "print(json.dumps(sorted(m for m in ('torch', 'tensorflow', 'pyspark', 'transformers',"
         " 'keras') if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dl_helpers.progress import SparkProgress
+from dl_helpers.jobs import SparkProgress
 
 pytestmark = pytest.mark.spark
 
@@ -35,8 +35,9 @@ def run(df):
 
 def test_lines_with_rows_per_second_during_a_job(spark):
     buf = io.StringIO()
-    with SparkProgress(spark, total=N_ROWS, label="ids", interval=0.1, print_every=0.2,
-                       out=buf) as bar:  # fmt: skip
+    with SparkProgress(
+        spark, total=N_ROWS, label="ids", interval=0.1, print_every=0.2, out=buf
+    ) as bar:
         run(slow_ids(spark))
     assert not bar.thread.is_alive()
     lines = buf.getvalue().splitlines()
@@ -70,12 +71,13 @@ def test_jobs_outside_the_block_are_not_counted(spark):
 
 
 def test_chunked_run_shows_progress_over_its_chunks(spark, tmp_path):
-    from dl_helpers.resume import run_chunked
+    from dl_helpers.jobs import run_chunked
 
     buf = io.StringIO()
     df = spark.range(0, 400, numPartitions=2)
-    result = run_chunked(df, lambda d: d, str(tmp_path / "out"), num_chunks=4,
-                         progress={"out": buf, "interval": 0.1})  # fmt: skip
+    result = run_chunked(
+        df, lambda d: d, str(tmp_path / "out"), num_chunks=4, progress={"out": buf, "interval": 0.1}
+    )
     assert result.ran == [0, 1, 2, 3]
     last = buf.getvalue().splitlines()[-1]
     assert result.progress_lines[-1] == last and result.progress_summary["rows"] == 400

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from resume_driver import transform
 
-from dl_helpers.resume import chunk_markers, read_committed, run_chunked
+from dl_helpers.jobs import chunk_markers, read_committed, run_chunked
 
 pytestmark = pytest.mark.spark
 
@@ -63,8 +63,10 @@ def test_sigkill_mid_run_then_resume(spark, tmp_path):
     log = open(tmp_path / "driver.log", "w")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "resume_driver.py"), src, str(out), str(N_CHUNKS)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own process group
-    )  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group
+    )
     family = []
     try:
         # Kill once two chunks are committed and the next one is being written.

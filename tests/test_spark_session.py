@@ -29,7 +29,7 @@ def test_workers_run_the_driver_python(spark):
 
 
 def test_describe(spark):
-    from dl_helpers.spark import describe
+    from dl_helpers.session import describe
 
     d = describe(spark)
     assert d["master"] == "local[2]" and d["platform"] == "local"

@@ -1,4 +1,4 @@
-"""dl_helpers.storage: choosing the shared folder, spelling it for Spark, writing tables there.
+"""dl_helpers.session: choosing the shared folder, spelling it for Spark, writing tables there.
 The cluster side (executors that cannot see the driver's disk) is in test_cluster.py."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from dl_helpers.environment import DATABRICKS, DATAPROC, KUBERNETES, LOCAL, STANDALONE, YARN
-from dl_helpers.storage import (
+from dl_helpers.session import DATABRICKS, DATAPROC, KUBERNETES, LOCAL, STANDALONE, YARN
+from dl_helpers.session._storage import (
     SHARED_DIR_ENV,
     SharedStorage,
     SharedStorageError,
@@ -22,7 +22,9 @@ from dl_helpers.storage import (
 def test_choice_order(tmp_path):
     out = tmp_path / "out"
     assert _choose("/x/y", out, "nb", STANDALONE, {SHARED_DIR_ENV: "/e"}) == (
-        "/x/y", "the shared_dir parameter")  # fmt: skip
+        "/x/y",
+        "the shared_dir parameter",
+    )
     assert _choose(None, out, "nb", STANDALONE, {SHARED_DIR_ENV: "/e"})[0] == "/e/nb"
     assert _choose(None, out, "nb", LOCAL, {})[0] == str(out)
     assert _choose(None, None, "nb", DATABRICKS, {})[0] == "/dbfs/FileStore/dl_inference/nb"

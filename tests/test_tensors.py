@@ -1,4 +1,4 @@
-"""dl_helpers.tensors on a real local SparkSession: the fast path (tensor columns through a
+"""dl_helpers.udfs on a real local SparkSession: the fast path (tensor columns through a
 native Arrow UDF) gives exactly predict_batch_udf's outputs for the same model, keeps uint8 as
 uint8, handles a batch of one and empty partitions, and fails on bad rows with the messages of
 checked_predict_batch_udf."""
@@ -11,8 +11,8 @@ from pyspark.ml.functions import predict_batch_udf
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, LongType, StructField, StructType
 
-from dl_helpers.inference import checked_predict_batch_udf
-from dl_helpers.tensors import (
+from dl_helpers.udfs import checked_predict_batch_udf
+from dl_helpers.udfs._tensors import (
     TENSOR_METADATA_KEY,
     TensorSpec,
     tensor_predict_udf,
@@ -64,8 +64,9 @@ def collect(df, column="out"):
     return pdf["id"].to_numpy(), np.stack(pdf[column].to_numpy()) if len(pdf) else np.empty(0)
 
 
-@pytest.mark.parametrize("dtype,shape", [("float32", (12,)), ("float32", (3, 4)),
-                                         ("uint8", (12,)), ("uint8", (4, 3))])  # fmt: skip
+@pytest.mark.parametrize(
+    "dtype,shape", [("float32", (12,)), ("float32", (3, 4)), ("uint8", (12,)), ("uint8", (4, 3))]
+)
 def test_fast_path_equals_predict_batch_udf_exactly(spark, tmp_path, dtype, shape):
     n = 37
     if dtype == "uint8":
@@ -75,14 +76,26 @@ def test_fast_path_equals_predict_batch_udf_exactly(spark, tmp_path, dtype, shap
     df = frame(spark, tmp_path, x)
     spec = tensor_spec(df, "x")
     assert spec == TensorSpec(dtype, shape)
-    standard = predict_batch_udf(make_predict_fn(shape), return_type=ArrayType(FloatType()),
-                                 batch_size=5, input_tensor_shapes=[list(shape)])  # fmt: skip
-    fast = tensor_predict_udf(make_predict_fn(shape, dtype=np.dtype(dtype)),
-                              return_type=ArrayType(FloatType()), batch_size=5,
-                              input_tensor_shapes=[spec], row_id="id")  # fmt: skip
+    standard = predict_batch_udf(
+        make_predict_fn(shape),
+        return_type=ArrayType(FloatType()),
+        batch_size=5,
+        input_tensor_shapes=[list(shape)],
+    )
+    fast = tensor_predict_udf(
+        make_predict_fn(shape, dtype=np.dtype(dtype)),
+        return_type=ArrayType(FloatType()),
+        batch_size=5,
+        input_tensor_shapes=[spec],
+        row_id="id",
+    )
     # The fast path also reads the flat array column (dtype from its Spark type).
-    fast_arrays = tensor_predict_udf(make_predict_fn(shape), return_type=ArrayType(FloatType()),
-                                     batch_size=5, input_tensor_shapes=[shape])  # fmt: skip
+    fast_arrays = tensor_predict_udf(
+        make_predict_fn(shape),
+        return_type=ArrayType(FloatType()),
+        batch_size=5,
+        input_tensor_shapes=[shape],
+    )
     # Partitions of 12-13 rows, model batches of 5: 5 + 5 + 2/3 per partition in both paths.
     # One query each: UDFs chained in one query may see other Arrow batch boundaries (and so
     # other model batches), where float sums may differ in the last bit.
@@ -114,8 +127,9 @@ def test_driver_written_tensors_and_struct_output(spark, tmp_path):
     rtype = StructType(
         [StructField("label", LongType()), StructField("scores", ArrayType(FloatType()))]
     )
-    f = tensor_predict_udf(make, return_type=rtype, batch_size=4,
-                           input_tensor_shapes=[tensor_spec(df, "x")])  # fmt: skip
+    f = tensor_predict_udf(
+        make, return_type=rtype, batch_size=4, input_tensor_shapes=[tensor_spec(df, "x")]
+    )
     pdf = df.select("id", f("x").alias("p")).select("id", "p.*").toPandas().sort_values("id")
     want = x.reshape(20, -1) @ WEIGHTS
     np.testing.assert_allclose(np.stack(pdf["scores"].to_list()), want, rtol=1e-5)
@@ -141,8 +155,12 @@ def test_empty_partitions(spark, tmp_path):
     x = RNG.random((2, 12), dtype=np.float32)
     df = frame(spark, tmp_path, x).repartition(6)  # 6 partitions, 2 rows: 4 or more empty
     assert df.rdd.getNumPartitions() == 6
-    f = tensor_predict_udf(make_predict_fn(), return_type=ArrayType(FloatType()), batch_size=4,
-                           input_tensor_shapes=[tensor_spec(df, "x")])  # fmt: skip
+    f = tensor_predict_udf(
+        make_predict_fn(),
+        return_type=ArrayType(FloatType()),
+        batch_size=4,
+        input_tensor_shapes=[tensor_spec(df, "x")],
+    )
     ids, out = collect(df.select("id", f("x").alias("out")))
     assert list(ids) == [0, 1]
     np.testing.assert_allclose(out, x @ WEIGHTS, rtol=1e-5)
@@ -153,8 +171,12 @@ def test_model_is_made_once_per_python_worker(spark, tmp_path):
     log = tmp_path / "made.txt"
     x = RNG.random((40, 12), dtype=np.float32)
     df = frame(spark, tmp_path, x, partitions=4)
-    f = tensor_predict_udf(make_predict_fn(log=str(log)), return_type=ArrayType(FloatType()),
-                           batch_size=8, input_tensor_shapes=[tensor_spec(df, "x")])  # fmt: skip
+    f = tensor_predict_udf(
+        make_predict_fn(log=str(log)),
+        return_type=ArrayType(FloatType()),
+        batch_size=8,
+        input_tensor_shapes=[tensor_spec(df, "x")],
+    )
     for _ in range(2):
         assert df.select(f("x")).count() == 40
         df.select(f("x").alias("o")).write.format("noop").mode("overwrite").save()
@@ -198,13 +220,17 @@ def arrays(spark, rows):
 
 def test_array_rows_fail_like_checked_predict_batch_udf(spark):
     cases = [
-        ([(0, [0.0] * 12), (41, [0.0] * 11)],
-         "input column 'data' (row 41): has 11 values, expected 12 (shape [12])"),
+        (
+            [(0, [0.0] * 12), (41, [0.0] * 11)],
+            "input column 'data' (row 41): has 11 values, expected 12 (shape [12])",
+        ),
         ([(0, [0.0] * 12), (5, None)], "input column 'data' (row 5): is null"),
         ([(3, [0.0] * 11 + [None])], "input column 'data' (row 3): contains a null or NaN element"),
-        ([(4, [0.0] * 11 + [float("nan")])],
-         "input column 'data' (row 4): contains a null or NaN element"),
-    ]  # fmt: skip
+        (
+            [(4, [0.0] * 11 + [float("nan")])],
+            "input column 'data' (row 4): contains a null or NaN element",
+        ),
+    ]
     for rows, message in cases:
         df = arrays(spark, rows)
         assert message in error_text(df, standard()("data"))
@@ -214,19 +240,23 @@ def test_array_rows_fail_like_checked_predict_batch_udf(spark):
 def test_bad_tensor_rows_are_named(spark, tmp_path):
     ok = np.zeros(12, np.float32).tobytes()
     df = spark.createDataFrame([(0, ok), (41, ok[:-4])], "id long, x binary")
-    assert ("input column 'x' (row 41): has 44 bytes, expected 48 (shape [12], float32)"
-            in error_text(df, fast()("x")))  # fmt: skip
+    assert (
+        "input column 'x' (row 41): has 44 bytes, expected 48 (shape [12], float32)"
+        in error_text(df, fast()("x"))
+    )
     df = spark.createDataFrame([(0, ok), (5, None)], "id long, x binary")
     assert "input column 'x' (row 5): is null" in error_text(df, fast()("x"))
     nan = np.zeros(12, np.float32)
     nan[7] = np.nan
     df = spark.createDataFrame([(0, ok), (1, ok), (9, nan.tobytes())], "id long, x binary")
-    assert ("input column 'x' (row 9): contains a null or NaN element"
-            in error_text(df.coalesce(1), fast()("x")))  # fmt: skip
+    assert "input column 'x' (row 9): contains a null or NaN element" in error_text(
+        df.coalesce(1), fast()("x")
+    )
     # Without a row id the message still names the column.
     df = spark.createDataFrame([(ok[:8],)], "x binary")
-    assert ("input column 'x': has 8 bytes, expected 48"
-            in error_text(df, fast(row_id=None)(F.col("x"))))  # fmt: skip
+    assert "input column 'x': has 8 bytes, expected 48" in error_text(
+        df, fast(row_id=None)(F.col("x"))
+    )
 
 
 def test_to_tensor_column_refuses_values_that_do_not_fit(spark):
@@ -237,8 +267,9 @@ def test_to_tensor_column_refuses_values_that_do_not_fit(spark):
     msg = error_text(df, to_tensor_column("a", "uint8", [2], row_id="id"))
     assert "input column 'a' (row 3): value 1.5 does not fit uint8 exactly" in msg
     df = spark.createDataFrame([(2, [1.0, 2.0, 3.0])], "id long, a array<double>")
-    assert ("input column 'a' (row 2): has 3 values, expected 2 (shape [2])"
-            in error_text(df, to_tensor_column("a", "float32", [2], row_id="id")))  # fmt: skip
+    assert "input column 'a' (row 2): has 3 values, expected 2 (shape [2])" in error_text(
+        df, to_tensor_column("a", "float32", [2], row_id="id")
+    )
     # Doubles round to float32 as a cast would (not an error).
     df = spark.createDataFrame([(1, [0.1, 1e-3])], "id long, a array<double>")
     (packed,) = df.select(to_tensor_column("a", "float32", [2], row_id="id")).first()

@@ -1,4 +1,4 @@
-"""dl_helpers.text_models: which path is taken (hub or stand-in), and that the stand-ins are
+"""dl_helpers.models: which path is taken (hub or stand-in), and that the stand-ins are
 complete Hugging Face folders the notebooks' loading code reads like a hub model."""
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ def test_toy_french_and_sentences():
     assert tm.toy_french("Unknown words stay") == "unknown words stay"
     text = "It was shot in black and white. <br /><br />The plot was dull! Short. It was shot"
     assert tm.split_sentences([text, "The plot was dull!"]) == [
-        "It was shot in black and white.", "The plot was dull!", "Short.", "It was shot",
-    ]  # fmt: skip
+        "It was shot in black and white.",
+        "The plot was dull!",
+        "Short.",
+        "It was shot",
+    ]
 
 
 @pytest.fixture
@@ -65,8 +68,9 @@ def test_tiny_t5_is_a_complete_folder_and_is_reused(tmp_path, monkeypatch):
     assert tok.decode(ids, skip_special_tokens=True) == (
         tm.TRANSLATION_PREFIX + "The plot was dull."
     )
-    batch = tok([tm.TRANSLATION_PREFIX + "The plot was dull.", "A"], padding=True,
-                return_tensors="pt")  # fmt: skip
+    batch = tok(
+        [tm.TRANSLATION_PREFIX + "The plot was dull.", "A"], padding=True, return_tensors="pt"
+    )
     with torch.inference_mode():
         out = model.generate(**batch, max_new_tokens=4)
     assert out.shape[0] == 2 and out.shape[1] <= 5

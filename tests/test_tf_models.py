@@ -1,4 +1,4 @@
-"""dl_helpers.tf_models in the TensorFlow environment: the stand-ins the TF notebooks use are
+"""dl_helpers.models in the TensorFlow environment: the stand-ins the TF notebooks use are
 seeded (same seed, same weights and outputs), work as the notebooks use them (generate, the
 sentiment pipeline, a saved and reloaded copy), and follow the offline policy.
 
@@ -26,10 +26,15 @@ def _sentences(n, seed=0):
 
 
 def _generate(model, tokenizer, texts, new_tokens=6):
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=32,
-                    return_tensors="tf")  # fmt: skip
-    ids = model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                         max_new_tokens=new_tokens, do_sample=False)  # fmt: skip
+    enc = tokenizer(
+        texts, padding="max_length", truncation=True, max_length=32, return_tensors="tf"
+    )
+    ids = model.generate(
+        input_ids=enc["input_ids"],
+        attention_mask=enc["attention_mask"],
+        max_new_tokens=new_tokens,
+        do_sample=False,
+    )
     return tokenizer.batch_decode(ids, skip_special_tokens=True)
 
 
@@ -81,8 +86,9 @@ def test_sentiment_standin_learns(default_mode):
     assert m.standin
     out = m.model(test_texts, batch_size=32, truncation=True)
     assert {r["label"] for r in out} == {"NEGATIVE", "POSITIVE"}  # it learned something
-    agree = np.mean([(r["label"] == "POSITIVE") == bool(y)
-                     for r, y in zip(out, test_labels, strict=True)])  # fmt: skip
+    agree = np.mean(
+        [(r["label"] == "POSITIVE") == bool(y) for r, y in zip(out, test_labels, strict=True)]
+    )
     assert agree > 0.7, agree
     with pytest.raises(OSError):
         tm.sentiment_pipeline_tf(None, texts, labels, offline=False)
@@ -90,8 +96,10 @@ def test_sentiment_standin_learns(default_mode):
 
 def test_sentiment_standin_same_seed_same_scores():
     texts, labels = imdb_standin(100, seed=0)
-    runs = [tm.sentiment_pipeline_tf(None, texts, labels, offline=True, epochs=1, seed=s,
-                                     verbose=0) for s in (3, 3, 4)]  # fmt: skip
+    runs = [
+        tm.sentiment_pipeline_tf(None, texts, labels, offline=True, epochs=1, seed=s, verbose=0)
+        for s in (3, 3, 4)
+    ]
     scores = [[r["score"] for r in m.model(texts[:16], batch_size=16)] for m in runs]
     assert scores[0] == scores[1]
     assert scores[0] != scores[2]
@@ -103,5 +111,6 @@ def test_resnet50_standin_is_seeded():
     b = tm.resnet50_keras(offline=True, image_size=32, seed=0)
     assert a.standin and a.model.output_shape == (None, 1000)
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_array_equal(a.model(x, training=False).numpy(),
-                                  b.model(x, training=False).numpy())  # fmt: skip
+    np.testing.assert_array_equal(
+        a.model(x, training=False).numpy(), b.model(x, training=False).numpy()
+    )

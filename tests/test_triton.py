@@ -1,4 +1,4 @@
-"""dl_helpers.triton with real Spark and real Triton servers (PyTriton), no mocks.
+"""dl_helpers.servers with real Spark and real Triton servers (PyTriton), no mocks.
 
 Local mode uses the session fixture (``local[2]``); the two-executor cluster and the
 owner-killed cases run a driver program of their own (tests/triton_driver.py), because one
@@ -21,15 +21,15 @@ import triton_models
 from driver_process import gpu_discovery_script, kill_owner_and_time, read_line, start_driver
 from server_processes import listen_addresses, process_tree, running
 
-from dl_helpers.servers.launcher import library_path
-from dl_helpers.triton import (
+from dl_helpers.servers import (
+    ServerError,
     ServerInfo,
-    TritonServerError,
     TritonServerManager,
     from_triton_output,
     to_triton_input,
     triton_predict_fn,
 )
+from dl_helpers.servers._launcher import library_path
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "triton_driver.py"
@@ -291,7 +291,7 @@ def test_task_without_a_server_gets_a_clear_error(spark):
 @pytest.mark.triton
 def test_failing_bind_reports_executor_and_log(spark, no_triton_left):
     servers = TritonServerManager(spark, triton_models.bind_failing, model_name="m")
-    with pytest.raises(TritonServerError) as err:
+    with pytest.raises(ServerError) as err:
         servers.start()
     msg = str(err.value)
     assert "executor driver" in msg and "failed to start" in msg
@@ -338,7 +338,7 @@ def test_interrupts_leave_no_server(spark, no_triton_left):
 def test_readiness_timeout_raises_and_cleans_up(spark, no_triton_left):
     servers = TritonServerManager(spark, triton_models.bind_slow, model_name="m", start_timeout_s=8)
     t0 = time.monotonic()
-    with pytest.raises(TritonServerError) as err:
+    with pytest.raises(ServerError) as err:
         servers.start()
     assert time.monotonic() - t0 < 40
     msg = str(err.value)
@@ -413,7 +413,7 @@ def test_two_executors_one_host(no_triton_left, tmp_path, remote):
 
 def test_start_failures_worth_a_retry_are_told_from_the_log():
     """Transient PyTriton start failures are retried on new ports; real errors are not."""
-    from dl_helpers.servers.triton_server import retry_reason as _retry_reason
+    from dl_helpers.servers._triton_server import retry_reason as _retry_reason
 
     # Lines from real failed starts (CI, 2026-11-23, and the port test above).
     refused = (

@@ -29,11 +29,11 @@ import triton_models  # noqa: E402
 from driver_process import TWO_EXECUTORS, executor_key_udf, gpu_executor_conf  # noqa: E402
 from server_processes import alive, listen_addresses, process_tree  # noqa: E402
 
-from dl_helpers.spark import build_session, is_connect  # noqa: E402
-from dl_helpers.triton import (  # noqa: E402
+from dl_helpers.servers import (  # noqa: E402
     TritonServerManager,
     triton_predict_fn,
 )
+from dl_helpers.session import build_session, is_connect  # noqa: E402
 
 
 def _ship_models_by_value() -> None:
@@ -48,8 +48,10 @@ def _tree(pid: int) -> list[int]:
 
 
 def _ready_and_wait(servers: TritonServerManager) -> None:
-    info = {key: {"pid": s.pid, "port": s.port, "tree": _tree(s.pid), "run_dir": s.run_dir}
-            for key, s in servers.servers.items()}  # fmt: skip
+    info = {
+        key: {"pid": s.pid, "port": s.port, "tree": _tree(s.pid), "run_dir": s.run_dir}
+        for key, s in servers.servers.items()
+    }
     print("READY " + json.dumps(info), flush=True)
     time.sleep(3600)
 
@@ -74,8 +76,12 @@ def cluster(gpu_script: str, remote: str | None = None) -> None:
     )
 
     t0 = time.monotonic()
-    spark = build_session("triton-two-executors", master=TWO_EXECUTORS,
-                          conf=gpu_executor_conf(gpu_script), remote=remote)  # fmt: skip
+    spark = build_session(
+        "triton-two-executors",
+        master=TWO_EXECUTORS,
+        conf=gpu_executor_conf(gpu_script),
+        remote=remote,
+    )
     _ship_models_by_value()
     result: dict = {"session_s": round(time.monotonic() - t0, 1), "connect": is_connect(spark)}
 

@@ -16,12 +16,12 @@ the mirror off) to the mirror's base URL (``http(s)://...`` or ``file:///...``).
 the public base URL of every data-set download; the mirror holds each data set's files, under
 their public names, in the folders of :data:`MIRROR_LAYOUT`: ``<mirror>/<folder>/<file>``.
 
-Modules: :mod:`.download` (cache, mirror, atomic checked downloads), :mod:`.images`
-(FashionMNIST, MNIST, flower photos), :mod:`.tables` (PetFinder-mini, California Housing),
-:mod:`.text` (IMDB reviews). Every public name is importable from ``dl_helpers.datasets``.
+Modules: ``_download`` (cache, mirror, atomic checked downloads), ``_images`` (FashionMNIST,
+MNIST, flower photos), ``_tables`` (PetFinder-mini, California Housing), ``_text`` (IMDB
+reviews). Every public name is imported from ``dl_helpers.datasets``.
 """
 
-from dl_helpers.datasets.download import (
+from dl_helpers.datasets._download import (
     CACHE_ENV,
     MIRROR_ENV,
     DownloadError,
@@ -29,7 +29,7 @@ from dl_helpers.datasets.download import (
     resolve_mirror,
     source_url,
 )
-from dl_helpers.datasets.images import (
+from dl_helpers.datasets._images import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_URL,
     FLOWER_CLASSES,
@@ -46,7 +46,7 @@ from dl_helpers.datasets.images import (
     load_mnist,
     read_idx,
 )
-from dl_helpers.datasets.tables import (
+from dl_helpers.datasets._tables import (
     CALIFORNIA_FEATURES,
     CALIFORNIA_RAW_COLUMNS,
     CALIFORNIA_ROWS,
@@ -64,7 +64,7 @@ from dl_helpers.datasets.tables import (
     load_petfinder_mini,
     petfinder_standin,
 )
-from dl_helpers.datasets.text import (
+from dl_helpers.datasets._text import (
     IMDB_CLASSES,
     IMDB_URL,
     NEG_WORDS,
@@ -74,9 +74,6 @@ from dl_helpers.datasets.text import (
     imdb_standin,
     load_imdb_reviews,
 )
-
-# The policy's names, for code that imports them from here.
-from dl_helpers.offline import OFFLINE_ENV, OfflineDataWarning, announce_standin, resolve_offline
 
 # Folder and file names on a mirror (``<mirror>/<folder>/<file>``), per data set.
 MIRROR_LAYOUT: dict[str, list[str]] = {
@@ -89,17 +86,50 @@ MIRROR_LAYOUT: dict[str, list[str]] = {
 }
 
 __all__ = [
-    "CACHE_ENV", "MIRROR_ENV", "MIRROR_LAYOUT", "OFFLINE_ENV", "DownloadError",
-    "OfflineDataWarning", "announce_standin", "data_dir", "resolve_mirror", "resolve_offline",
+    "CACHE_ENV",
+    "MIRROR_ENV",
+    "MIRROR_LAYOUT",
+    "DownloadError",
+    "data_dir",
+    "resolve_mirror",
     "source_url",
-    "FASHION_MNIST_CLASSES", "FASHION_MNIST_URL", "FLOWER_CLASSES", "FLOWERS_URL", "IDX_FILES",
-    "MNIST_CLASSES", "MNIST_URL", "ImageDataset", "ImageFiles", "digits_28x28",
-    "flower_photos_standin", "load_fashion_mnist", "load_flower_photos", "load_mnist",
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_URL",
+    "FLOWER_CLASSES",
+    "FLOWERS_URL",
+    "IDX_FILES",
+    "MNIST_CLASSES",
+    "MNIST_URL",
+    "ImageDataset",
+    "ImageFiles",
+    "digits_28x28",
+    "flower_photos_standin",
+    "load_fashion_mnist",
+    "load_flower_photos",
+    "load_mnist",
     "read_idx",
-    "CALIFORNIA_FEATURES", "CALIFORNIA_RAW_COLUMNS", "CALIFORNIA_ROWS", "CALIFORNIA_TARGET",
-    "CALIFORNIA_URL", "PET_BREEDS", "PET_CATEGORIES", "PETFINDER_COLUMNS", "PETFINDER_ROWS",
-    "PETFINDER_URL", "TableDataset", "california_from_raw", "california_housing_standin",
-    "load_california_housing", "load_petfinder_mini", "petfinder_standin",
-    "IMDB_CLASSES", "IMDB_URL", "NEG_WORDS", "POS_WORDS", "TextDataset", "first_sentence",
-    "imdb_standin", "load_imdb_reviews",
-]  # fmt: skip
+    "CALIFORNIA_FEATURES",
+    "CALIFORNIA_RAW_COLUMNS",
+    "CALIFORNIA_ROWS",
+    "CALIFORNIA_TARGET",
+    "CALIFORNIA_URL",
+    "PET_BREEDS",
+    "PET_CATEGORIES",
+    "PETFINDER_COLUMNS",
+    "PETFINDER_ROWS",
+    "PETFINDER_URL",
+    "TableDataset",
+    "california_from_raw",
+    "california_housing_standin",
+    "load_california_housing",
+    "load_petfinder_mini",
+    "petfinder_standin",
+    "IMDB_CLASSES",
+    "IMDB_URL",
+    "NEG_WORDS",
+    "POS_WORDS",
+    "TextDataset",
+    "first_sentence",
+    "imdb_standin",
+    "load_imdb_reviews",
+]

@@ -9,8 +9,13 @@ from conftest import notebook_modes
 from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/housing_regression_torch.ipynb"
-PARAMS = {"num_rows": 3000, "epochs": 8, "spark_master": "local[2]", "offline": True,
-             "acceleration_backend": "onnxruntime"}  # fmt: skip
+PARAMS = {
+    "num_rows": 3000,
+    "epochs": 8,
+    "spark_master": "local[2]",
+    "offline": True,
+    "acceleration_backend": "onnxruntime",
+}
 TOL = 1e-5  # float32 rounding between batch compositions / backends; a wrong row is off by >1e-2
 
 

@@ -13,8 +13,15 @@ from notebook_checks import check_placement
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
 ROWS = 1500
 LARGE = 8000  # rows of the large-job section
-PARAMS = {"num_train": 4000, "num_test_rows": ROWS, "epochs": 2, "batch_size": 256,
-          "num_files": 4, "large_job_rows": LARGE, "large_job_chunks": 4}  # fmt: skip
+PARAMS = {
+    "num_train": 4000,
+    "num_test_rows": ROWS,
+    "epochs": 2,
+    "batch_size": 256,
+    "num_files": 4,
+    "large_job_rows": LARGE,
+    "large_job_chunks": 4,
+}
 
 
 # Local mode in CI: the Triton section (local servers: tests/test_triton.py) and the large job

@@ -9,8 +9,12 @@ from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/pipelines_torch.ipynb"
 ROWS = 160
-PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True,
-             "acceleration_backend": "onnxruntime"}  # fmt: skip
+PARAMS = {
+    "num_rows": ROWS,
+    "spark_master": "local[2]",
+    "offline": True,
+    "acceleration_backend": "onnxruntime",
+}
 SCORE_TOL = 1e-4  # float32 differences from padding batches differently
 
 

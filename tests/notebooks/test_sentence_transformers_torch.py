@@ -10,8 +10,12 @@ from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/huggingface/sentence_transformers_torch.ipynb"
 ROWS = 96
-PARAMS = {"num_rows": ROWS, "spark_master": "local[2]", "offline": True,
-             "acceleration_backend": "onnxruntime"}  # fmt: skip
+PARAMS = {
+    "num_rows": ROWS,
+    "spark_master": "local[2]",
+    "offline": True,
+    "acceleration_backend": "onnxruntime",
+}
 TOL = 1e-5  # unit vectors; float32 differences from padding batches differently are ~1e-7
 
 

@@ -1,0 +1,23 @@
+"""Running long inference jobs: a live progress bar, committed chunks that resume after a
+failure, and timed runs (cold and warm).
+
+Usage::
+
+    from dl_helpers.jobs import SparkProgress, run_chunked, timed_run
+
+    with SparkProgress(spark, total_rows=n):
+        run_chunked(spark, preds, output_uri, id_column="id", num_chunks=8)
+"""
+
+from dl_helpers.jobs._progress import SparkProgress
+from dl_helpers.jobs._resume import chunk_markers, read_committed, run_chunked
+from dl_helpers.jobs._timing import cold_and_warm, timed_run
+
+__all__ = [
+    "SparkProgress",
+    "chunk_markers",
+    "cold_and_warm",
+    "read_committed",
+    "run_chunked",
+    "timed_run",
+]

@@ -1,0 +1,450 @@
+"""Resumable batch inference: a DataFrame transform written to Parquet in committed chunks.
+
+``run_chunked(df, transform, output, id_column="id", num_chunks=16)`` splits ``df`` into ranges
+of its integer id column, and for each range writes ``transform(rows of that range)`` under
+``output``. Run it again after a failure (a killed driver, a lost cluster) with the same
+arguments and it skips the chunks already committed, removes what a crash left half-written and
+writes the rest: every input row ends up in exactly one committed chunk, and no finished chunk
+is computed twice.
+
+Layout of ``output``::
+
+    _plan.json               the chunks: id column, id bounds, row count (first run; checked later)
+    chunk=00003/             a committed chunk's Parquet files (Spark's own _SUCCESS inside)
+    _chunks/00003.json       its commit marker: id range, rows, seconds, the run that wrote it
+    _tmp/<run>/chunk=00004/  a chunk being written
+
+**What makes a chunk committed**: both its folder ``chunk=N`` and its marker
+``_chunks/N.json``. A chunk is written by Spark into ``_tmp/<run>/chunk=N`` (Spark's commit
+protocol puts ``_SUCCESS`` there last), that folder is renamed to ``chunk=N`` (one atomic rename
+on a local or HDFS file system), and then the marker is written (to a temporary name, renamed
+into place). **A half-written chunk**, whatever the moment of the crash, is one of: files under
+``_tmp/`` (removed by the next run), or a ``chunk=N`` folder without a marker (a crash between
+the rename and the marker, or a partial copy on an object store, where a rename is a copy):
+removed and written again. A marker is never written for a folder that is not complete, so a
+rerun trusts exactly the marked chunks.
+
+``spark.read.parquet(output)`` reads every ``chunk=N`` folder (files and folders whose name
+starts with ``_`` are ignored by Spark) and adds a ``chunk`` column: after a complete run that is
+the whole result. :func:`read_committed` reads only the marked chunks, for a run that is still
+going or was cut short. Two runs must not write to the same output at the same time.
+
+Chunks are id ranges, not Spark partitions: a filter on the id selects a chunk's rows and, on a
+Parquet input, skips the row groups outside the range, where a partition number would make every
+chunk scan the whole input. The ranges split ``[min id, max id]`` evenly, so gaps or skew in the
+ids make chunks of uneven size. The plan is fixed by the first run; a rerun whose input has other
+id bounds or another row count is refused rather than resumed.
+
+**Where the file operations run.** On a classic session the markers, listings, renames and
+deletions go through Hadoop's FileSystem in the driver's JVM, so ``output`` can be any scheme
+Spark writes (``hdfs:``, ``s3a:``, ``gs:``, local). A Spark Connect session has no JVM on this
+side: there they are done with Python's ``os`` calls, which needs ``output`` to be a local path or
+a ``file:`` URI that this process and the cluster see at the same path (a mounted shared folder).
+Another scheme on Connect is refused with an error naming the path. The commit protocol rests on
+listing, renaming and deleting folders, which Spark's DataFrame API cannot do: markers written as
+DataFrames (``df.write.text``) would still leave half-written chunk folders that nothing could
+remove, and a plain ``spark.read.parquet(output)`` would read them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# NOTE: pyspark is imported inside the functions so that importing dl_helpers stays cheap.
+
+PLAN_FILE = "_plan.json"
+MARKERS_DIR = "_chunks"
+TEMP_DIR = "_tmp"
+CHUNK_PREFIX = "chunk="
+PLAN_VERSION = 1
+
+
+@dataclass
+class ChunkedRun:
+    """What one call of :func:`run_chunked` did."""
+
+    output: str
+    chunks: int  # chunks in the plan
+    ran: list[int] = field(default_factory=list)  # chunks this call wrote and committed
+    skipped: list[int] = field(default_factory=list)  # chunks committed before this call
+    cleaned: list[str] = field(default_factory=list)  # half-written paths this call removed
+    rows_written: int = 0
+    seconds: float = 0.0
+    run_id: str = ""
+    progress_lines: list[str] = field(default_factory=list)  # the bar's lines, with progress=
+    progress_summary: dict = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.ran) + len(self.skipped) == self.chunks
+
+
+class _HadoopFileSystem:
+    """The few Hadoop FileSystem calls the commit protocol needs (any scheme Spark can write)."""
+
+    def __init__(self, spark, root: str):
+        jvm = spark.sparkContext._jvm
+        self._Path = jvm.org.apache.hadoop.fs.Path
+        self._io = jvm.org.apache.commons.io.IOUtils
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self.root = self._Path(root)
+        self.fs = self.root.getFileSystem(conf)
+        self.fs.setWriteChecksum(False)  # no .crc files beside our small JSON files
+
+    def path(self, *parts: str):
+        p = self.root
+        for part in parts:
+            p = self._Path(p, part)
+        return p
+
+    def uri(self, *parts: str) -> str:
+        return self.fs.makeQualified(self.path(*parts)).toString()
+
+    def exists(self, *parts: str) -> bool:
+        return bool(self.fs.exists(self.path(*parts)))
+
+    def names(self, *parts: str) -> list[str]:
+        if not self.exists(*parts):
+            return []
+        return sorted(s.getPath().getName() for s in self.fs.listStatus(self.path(*parts)))
+
+    def delete(self, *parts: str) -> bool:
+        return bool(self.fs.delete(self.path(*parts), True))
+
+    def mkdirs(self, *parts: str) -> None:
+        self.fs.mkdirs(self.path(*parts))
+
+    def rename(self, src: tuple[str, ...], dst: tuple[str, ...]) -> None:
+        if not self.fs.rename(self.path(*src), self.path(*dst)):
+            raise OSError(f"could not rename {self.uri(*src)} to {self.uri(*dst)}")
+
+    def read_json(self, *parts: str):
+        stream = self.fs.open(self.path(*parts))
+        try:
+            return json.loads(self._io.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+
+    def write_json(self, value, *parts: str) -> None:
+        """Write to a temporary name next to the target, then rename: readers see all or nothing."""
+        *folder, name = parts
+        tmp = (*folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        stream = self.fs.create(self.path(*tmp), True)
+        try:
+            stream.write(bytearray(json.dumps(value, indent=1, sort_keys=True).encode()))
+        finally:
+            stream.close()
+        self.delete(*parts)
+        self.rename(tmp, tuple(parts))
+
+
+class _LocalFileSystem:
+    """The same calls on a local (or mounted) folder with ``os``, for Spark Connect sessions."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def uri(self, *parts: str) -> str:
+        return "file:" + self.path(*parts)  # the form Hadoop gives a local path
+
+    def exists(self, *parts: str) -> bool:
+        return os.path.lexists(self.path(*parts))
+
+    def names(self, *parts: str) -> list[str]:
+        if not os.path.isdir(self.path(*parts)):
+            return []
+        # Hadoop's local file system hides its checksum files (.name.crc): so does this.
+        return sorted(
+            n
+            for n in os.listdir(self.path(*parts))
+            if not (n.startswith(".") and n.endswith(".crc"))
+        )
+
+    def delete(self, *parts: str) -> bool:
+        p = self.path(*parts)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        elif os.path.lexists(p):
+            os.remove(p)
+        else:
+            return False
+        return True
+
+    def mkdirs(self, *parts: str) -> None:
+        os.makedirs(self.path(*parts), exist_ok=True)
+
+    def rename(self, src: tuple[str, ...], dst: tuple[str, ...]) -> None:
+        if os.path.lexists(self.path(*dst)):  # Hadoop would move src inside an existing folder
+            raise OSError(f"could not rename {self.uri(*src)} to {self.uri(*dst)}: it exists")
+        try:
+            os.rename(self.path(*src), self.path(*dst))
+        except OSError as e:
+            raise OSError(f"could not rename {self.uri(*src)} to {self.uri(*dst)}: {e}") from e
+
+    def read_json(self, *parts: str):
+        with open(self.path(*parts), encoding="utf-8") as f:
+            return json.load(f)
+
+    def write_json(self, value, *parts: str) -> None:
+        """Write to a temporary name next to the target, then rename: readers see all or nothing."""
+        *folder, name = parts
+        tmp = self.path(*folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(value, indent=1, sort_keys=True))
+        os.replace(tmp, self.path(*parts))
+
+
+def _local_path(root: str) -> str | None:
+    """``root`` as a local path, or None for another scheme (``s3a:``, ``hdfs:``, ``dbfs:``...)."""
+    from urllib.parse import unquote, urlparse
+
+    url = urlparse(root)
+    if url.scheme == "":
+        return root
+    if url.scheme == "file" and url.netloc in ("", "localhost"):
+        return unquote(url.path)
+    return None
+
+
+def _file_system(spark, root: str):
+    """Hadoop's FileSystem on a classic session; ``os`` on a local path over Spark Connect."""
+    from dl_helpers.session._spark import SparkConnectUnsupported, context_or_none
+
+    if context_or_none(spark) is not None:
+        return _HadoopFileSystem(spark, root)
+    local = _local_path(root)
+    if local is None:
+        raise SparkConnectUnsupported(
+            f"run_chunked output {root!r}: on a Spark Connect session the chunks are committed "
+            "(listed, renamed, deleted) from this process, which has no JVM to reach other file "
+            "systems, so the output must be a local path or file: URI of a folder that this "
+            "process and the cluster mount at the same path (a shared folder, a mounted bucket). "
+            "Give such a path, or use a classic session (build_session without remote / "
+            "SPARK_REMOTE)."
+        )
+    return _LocalFileSystem(local)
+
+
+def chunk_name(index: int) -> str:
+    return f"{CHUNK_PREFIX}{index:05d}"
+
+
+def marker_name(index: int) -> str:
+    return f"{index:05d}.json"
+
+
+def make_plan(spark, df, id_column: str, num_chunks: int) -> dict:
+    """Id bounds and row count of ``df`` (one pass over the id column) and the chunk ranges."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegralType
+
+    if id_column not in df.columns:
+        raise ValueError(f"id column {id_column!r} is not in the DataFrame ({df.columns})")
+    kind = df.schema[id_column].dataType
+    if not isinstance(kind, IntegralType):
+        raise TypeError(
+            f"id column {id_column!r} has type {kind.simpleString()}, expected integers"
+        )
+    if num_chunks < 1:
+        raise ValueError(f"num_chunks must be at least 1, got {num_chunks}")
+    c = F.col(id_column)
+    row = df.agg(
+        F.min(c).alias("lo"),
+        F.max(c).alias("hi"),
+        F.count(F.lit(1)).alias("n"),
+        F.count(c).alias("ids"),
+    ).first()
+    if row["ids"] != row["n"]:
+        raise ValueError(f"id column {id_column!r} has {row['n'] - row['ids']} null values")
+    lo, hi, n = row["lo"], row["hi"], int(row["n"])
+    if n == 0:
+        bounds = []
+    else:
+        span = hi - lo + 1
+        k = min(num_chunks, span)
+        bounds = [lo + span * i // k for i in range(k)] + [hi + 1]
+    return {
+        "version": PLAN_VERSION,
+        "id_column": id_column,
+        "min": lo,
+        "max": hi,
+        "rows": n,
+        "num_chunks": num_chunks,
+        "bounds": bounds,
+    }
+
+
+def _same_plan(a: dict, b: dict) -> bool:
+    keys = ("version", "id_column", "min", "max", "rows", "num_chunks", "bounds")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def committed_chunks(fs) -> set[int]:
+    """Chunks with both their folder and their marker."""
+    folders = {n for n in fs.names() if n.startswith(CHUNK_PREFIX)}
+    marked = {
+        int(n.split(".")[0])
+        for n in fs.names(MARKERS_DIR)
+        if n.endswith(".json") and not n.startswith(".")
+    }
+    return {i for i in marked if chunk_name(i) in folders}
+
+
+def _clean(fs, plan_chunks: int) -> list[str]:
+    """Remove what a crash can leave: temporary folders, unmarked chunk folders, stray markers."""
+    removed = []
+    if fs.exists(TEMP_DIR):
+        removed.append(fs.uri(TEMP_DIR))
+        fs.delete(TEMP_DIR)
+    done = committed_chunks(fs)
+    for name in fs.names():
+        if name.startswith(CHUNK_PREFIX) and int(name[len(CHUNK_PREFIX) :]) not in done:
+            removed.append(fs.uri(name))
+            fs.delete(name)
+    for name in fs.names(MARKERS_DIR):
+        if name.startswith("."):  # a marker's temporary file
+            removed.append(fs.uri(MARKERS_DIR, name))
+            fs.delete(MARKERS_DIR, name)
+        elif name.endswith(".json") and int(name.split(".")[0]) not in done:
+            removed.append(fs.uri(MARKERS_DIR, name))  # a marker whose folder is gone
+            fs.delete(MARKERS_DIR, name)
+    return removed
+
+
+def run_chunked(
+    df,
+    transform: Callable,
+    output: str,
+    *,
+    id_column: str = "id",
+    num_chunks: int = 16,
+    progress: bool | dict = False,
+    stop_after: int | None = None,
+) -> ChunkedRun:
+    """Write ``transform(df)`` to ``output`` in committed chunks; a rerun resumes (module doc).
+
+    ``transform`` takes a DataFrame (a chunk of ``df``'s rows) and returns the DataFrame to write;
+    it must keep one output row per input row for the counts to mean anything, and should keep
+    the id column. ``progress`` shows a :class:`dl_helpers.jobs.SparkProgress` bar over the
+    chunks still to write (a dict passes its options). ``stop_after`` writes at most that many
+    chunks in this call (for trying the resume path). Returns a :class:`ChunkedRun`.
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    spark = df.sparkSession
+    t0 = time.perf_counter()
+    fs = _file_system(spark, output)
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    plan = make_plan(spark, df, id_column, num_chunks)
+    if fs.exists(PLAN_FILE):
+        old = fs.read_json(PLAN_FILE)
+        if not _same_plan(old, plan):
+            raise ValueError(
+                f"{fs.uri()} holds chunks of another input or plan (first run: ids "
+                f"{old.get('min')}..{old.get('max')}, {old.get('rows')} rows, "
+                f"{old.get('num_chunks')} chunks of {old.get('id_column')!r}; now: ids "
+                f"{plan['min']}..{plan['max']}, {plan['rows']} rows, {num_chunks} chunks of "
+                f"{id_column!r}); remove it or write elsewhere"
+            )
+    else:
+        fs.mkdirs()
+        fs.write_json(plan, PLAN_FILE)
+    bounds = plan["bounds"]
+    n_chunks = max(len(bounds) - 1, 0)
+    result = ChunkedRun(output=fs.uri(), chunks=n_chunks, run_id=run_id)
+    result.cleaned = _clean(fs, n_chunks)
+    done = committed_chunks(fs)
+    result.skipped = sorted(done)
+    todo = [i for i in range(n_chunks) if i not in done]
+    if stop_after is not None:
+        todo = todo[:stop_after]
+
+    span = max(plan["max"] - plan["min"] + 1, 1) if n_chunks else 1
+
+    def estimated_rows(i: int) -> int:  # for the progress bar only
+        return round(plan["rows"] * (bounds[i + 1] - bounds[i]) / span)
+
+    bar = _progress_bar(spark, progress, sum(estimated_rows(i) for i in todo), len(todo))
+    c = F.col(id_column)
+    with bar:
+        for i in todo:
+            t_chunk = time.perf_counter()
+            lo, hi = bounds[i], bounds[i + 1]
+            tmp = (TEMP_DIR, run_id, chunk_name(i))
+            bar.step(estimated_rows(i))
+            # The rows written are counted by the write job itself (no second pass).
+            seen = Observation(f"{run_id}-{i}")
+            out = transform(df.where((c >= lo) & (c < hi)))
+            out.observe(seen, F.count(F.lit(1)).alias("rows")).write.parquet(fs.uri(*tmp))
+            rows = int(seen.get["rows"])
+            fs.rename(tmp, (chunk_name(i),))
+            fs.mkdirs(MARKERS_DIR)
+            fs.write_json(
+                {
+                    "chunk": i,
+                    "id_min": lo,
+                    "id_max_excl": hi,
+                    "rows": rows,
+                    "seconds": round(time.perf_counter() - t_chunk, 3),
+                    "run": run_id,
+                    "committed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+                MARKERS_DIR,
+                marker_name(i),
+            )
+            result.ran.append(i)
+            result.rows_written += rows
+    result.progress_lines = list(getattr(bar, "lines", []))
+    result.progress_summary = dict(getattr(bar, "summary", {}))
+    fs.delete(TEMP_DIR, run_id)
+    if not fs.names(TEMP_DIR):
+        fs.delete(TEMP_DIR)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def step(self, rows: int) -> None:
+        pass
+
+
+def _progress_bar(spark, progress, rows: int, chunks: int):
+    if not progress:
+        return _NoProgress()
+    from dl_helpers.jobs._progress import SparkProgress
+
+    options = dict(progress) if isinstance(progress, dict) else {}
+    options.setdefault("label", f"{chunks} chunks")
+    return SparkProgress(spark, total=rows, **options)
+
+
+def chunk_markers(spark, output: str) -> dict[int, dict]:
+    """The commit markers of ``output``'s committed chunks, by chunk number."""
+    fs = _file_system(spark, output)
+    return {i: fs.read_json(MARKERS_DIR, marker_name(i)) for i in sorted(committed_chunks(fs))}
+
+
+def read_committed(spark, output: str):
+    """The rows of ``output``'s committed chunks (with their ``chunk`` column)."""
+    fs = _file_system(spark, output)
+    done = sorted(committed_chunks(fs))
+    if not done:
+        raise FileNotFoundError(f"no committed chunk in {fs.uri()}")
+    paths = [fs.uri(chunk_name(i)) for i in done]
+    return spark.read.option("basePath", fs.uri()).parquet(*paths)

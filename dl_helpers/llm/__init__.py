@@ -1,0 +1,30 @@
+"""LLM batch inference in-process: chat models by name (SmolLM2 offline), batched generation,
+JSON answers parsed into a struct. Serving them beside each executor: :mod:`dl_helpers.servers`.
+
+Usage::
+
+    from dl_helpers.llm import chat_model, generate_fn, return_type
+
+    source = chat_model("Qwen/Qwen2.5-0.5B-Instruct")
+    udf = predict_batch_udf(generate_fn(load, max_new_tokens=64),
+                            return_type=return_type(), batch_size=8)
+"""
+
+from dl_helpers.llm._generation import check_prompts, generate, generate_fn, return_type
+from dl_helpers.llm._models import ChatModelSource, chat_model, plain_folder, smollm2_source
+from dl_helpers.llm._structured import json_instruction, not_followed, parse_answer, parsed_column
+
+__all__ = [
+    "ChatModelSource",
+    "chat_model",
+    "check_prompts",
+    "generate",
+    "generate_fn",
+    "json_instruction",
+    "not_followed",
+    "parse_answer",
+    "parsed_column",
+    "plain_folder",
+    "return_type",
+    "smollm2_source",
+]

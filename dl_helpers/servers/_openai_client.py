@@ -1,0 +1,127 @@
+"""OpenAI-compatible chat inference from Spark tasks: ``openai_predict_fn`` for
+``predict_batch_udf``, for ``transformers serve`` and vLLM alike.
+
+Runs in Spark's Python workers. Each task finds its own executor's server and checks at once
+that it serves the model. A batch's prompts go out as concurrent chat requests (greedy:
+temperature 0) with a timeout each; connection errors and overload answers (429, 502-504) are
+retried while the server process lives; anything else, or a dead server, fails at once with the
+executor, server, row and the server's log tail.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+
+from dl_helpers.servers._base import ServerError, http_json, server_for_this_executor
+
+TRANSIENT_STATUS = (429, 502, 503, 504)
+
+
+def openai_predict_fn(
+    servers,
+    *,
+    model: str | None = None,
+    max_new_tokens: int = 64,
+    system: str | None = None,
+    concurrency: int = 4,
+    request_timeout_s: float = 300.0,
+    retries: int = 2,
+    retry_wait_s: float = 1.0,
+    tokenizer: str | None = None,
+) -> Callable:
+    """A ``make_predict_fn`` taking (prompts, row ids) and returning ``{"text", "new_tokens"}``,
+    like :func:`dl_helpers.llm.generate_fn`, answered by this executor's server.
+
+    ``servers``: a started :class:`~dl_helpers.servers._managers.OpenAIServerManager` (or its
+    ``servers`` dict, with ``model``). ``tokenizer`` (a folder or hub name): when given, a
+    prompt that with ``max_new_tokens`` does not fit the model's context fails naming its row
+    before anything is sent (servers differ in how they treat one).
+    """
+    if hasattr(servers, "servers") and hasattr(servers, "model_name"):
+        if not servers.servers:
+            raise ServerError(f"the {type(servers).__name__} is not started")
+        model = model or servers.model_name
+        table = dict(servers.servers)
+    else:
+        table = dict(servers)
+        if not model:
+            raise ValueError("model is required when servers is a dict")
+
+    def make_predict_fn():
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        import numpy as np
+
+        from dl_helpers.llm._generation import (
+            chat_messages,
+            chat_token_ids,
+            check_lengths,
+            check_prompts,
+            context_length,
+        )
+
+        info = server_for_this_executor(table, "model")
+        if not info.is_alive():
+            raise info.failure("server is gone", model)
+        info.check_model(model)
+        tok, context = None, None
+        if tokenizer:
+            from transformers import AutoConfig, AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(tokenizer)
+            context = context_length(AutoConfig.from_pretrained(tokenizer))
+        url = f"{info.url}/v1/chat/completions"
+
+        def ask(prompt: str, row) -> tuple[str, int]:
+            body = {
+                "model": model,
+                "messages": chat_messages(prompt, system),
+                "max_tokens": max_new_tokens,
+                "temperature": 0,
+            }
+            for attempt in range(retries + 1):
+                cause: BaseException | None = None
+                try:
+                    status, reply = http_json(url, body, info.token, request_timeout_s)
+                except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out
+                    status, reply, cause = None, None, e
+                if status == 200:
+                    choice = reply["choices"][0]
+                    return choice["message"]["content"], int(reply["usage"]["completion_tokens"])
+                what = f"request for row {row} failed"
+                if status is not None:
+                    what += f": HTTP {status} {reply}"
+                if not info.is_alive():
+                    raise info.failure(f"{what}; the server is gone", model, cause)
+                if (status is not None and status not in TRANSIENT_STATUS) or attempt == retries:
+                    tries = f" (after {attempt + 1} tries)" if attempt else ""
+                    raise info.failure(what + tries, model, cause)
+                time.sleep(retry_wait_s * 2**attempt)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="llm-client")
+
+        def predict(prompts, row_ids):
+            rows = list(row_ids)
+            texts = check_prompts(list(prompts), rows)
+            if tok is not None:
+                lengths = [len(x) for x in chat_token_ids(tok, texts, system)]
+                check_lengths(lengths, rows, max_new_tokens, context)
+            futures = [pool.submit(ask, p, r) for p, r in zip(texts, rows)]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f.done() and f.exception() is not None]
+            if failed:
+                for f in futures:
+                    f.cancel()
+                raise failed[0].exception()
+            answers = [f.result() for f in futures]
+            return {
+                "text": np.array([a[0] for a in answers], dtype=object),
+                "new_tokens": np.array([a[1] for a in answers]),
+            }
+
+        return predict
+
+    return make_predict_fn

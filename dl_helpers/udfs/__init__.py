@@ -1,0 +1,40 @@
+"""Inference UDFs over Spark columns: checked ``predict_batch_udf``, tensor columns, images.
+
+Usage::
+
+    from dl_helpers.udfs import checked_predict_batch_udf, tensor_predict_udf, tensor_table
+
+    udf = checked_predict_batch_udf(make_predict_fn, return_type, batch_size=64,
+                                    input_shapes=[[784]], on_bad_row="quarantine")
+    preds = df.withColumn("preds", udf("features"))
+"""
+
+from dl_helpers.udfs._checks import checked_predict_batch_udf, count_quarantined, split_quarantined
+from dl_helpers.udfs._frames import argmax, collect_by_id, num_partitions, partition_sizes
+from dl_helpers.udfs._images import image_predict_udf, open_image
+from dl_helpers.udfs._tensors import (
+    TensorSpec,
+    tensor_predict_udf,
+    tensor_spec,
+    tensor_table,
+    to_tensor_column,
+    write_tensors,
+)
+
+__all__ = [
+    "TensorSpec",
+    "argmax",
+    "checked_predict_batch_udf",
+    "collect_by_id",
+    "count_quarantined",
+    "image_predict_udf",
+    "num_partitions",
+    "open_image",
+    "partition_sizes",
+    "split_quarantined",
+    "tensor_predict_udf",
+    "tensor_spec",
+    "tensor_table",
+    "to_tensor_column",
+    "write_tensors",
+]
