@@ -4,7 +4,7 @@
 #   FRAMEWORK=torch DATABRICKS_USER=me@example.com databricks/create_cluster.sh aws|azure
 #
 # The cluster JSON comes from databricks/cluster-{aws,azure}.json (node types, runtime) and
-# dl_helpers.session._clusters (the Spark settings: Arrow, Python worker reuse, one executor per GPU node,
+# dl_helpers.session (the Spark settings: Arrow, Python worker reuse, one executor per GPU node,
 # task GPU amount = 1 / cores per executor). Settings:
 #   FRAMEWORK         torch | tf (required): what the init script installs
 #   DATABRICKS_USER   your user name (required): the cluster's single user, and the default home
@@ -42,7 +42,7 @@ render=(--template "$here/cluster-$cloud.json" --framework "$framework" --home "
   --cluster-name "$name" --single-user "$user")
 [ -z "${NUM_WORKERS:-}" ] || render+=(--num-workers "$NUM_WORKERS")
 [ -z "${SPARK_VERSION:-}" ] || render+=(--spark-version "$SPARK_VERSION")
-json=$(PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" python3 -m dl_helpers.session._clusters databricks "${render[@]}")
+json=$(PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" python3 -m dl_helpers.session databricks "${render[@]}")
 
 cmd=(databricks clusters create --json "$json")
 if [ "${DRY_RUN:-0}" = 1 ]; then

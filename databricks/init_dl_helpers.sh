@@ -61,5 +61,5 @@ log "installing $wheel"
 "${pip[@]}" "$wheel"
 "${pip[@]}" --force-reinstall --no-deps "$wheel"
 
-"$python" -c 'import dl_helpers, dl_helpers.session._environment, dl_helpers.session._spark, dl_helpers.session._clusters
+"$python" -c 'import dl_helpers, dl_helpers.session
 print("init_dl_helpers: dl_helpers", dl_helpers.__version__, "from", dl_helpers.__file__)'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create a Dataproc GPU cluster for the inference notebooks with `gcloud dataproc clusters create`:
 # GPU workers, the Jupyter component, our initialization action, and the Spark settings from
-# dl_helpers.session._clusters (Arrow, Python worker reuse, one executor per GPU worker with all its
+# dl_helpers.session (Arrow, Python worker reuse, one executor per GPU worker with all its
 # cores, task GPU amount = 1 / cores per executor).
 #
 #   FRAMEWORK=torch REGION=us-central1 BUCKET=my-bucket \
@@ -66,7 +66,7 @@ master_gpus=${MASTER_GPUS:-1}
 
 cores_arg=(--machine-type "$worker_type")
 [ -z "${WORKER_CORES:-}" ] || cores_arg=(--cores "$WORKER_CORES")
-properties=$(PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" python3 -m dl_helpers.session._clusters \
+properties=$(PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" python3 -m dl_helpers.session \
   dataproc-properties --framework "$framework" --num-workers "$workers" --gpus "$gpus" \
   --executor-memory "${EXECUTOR_MEMORY:-32g}" "${cores_arg[@]}")
 

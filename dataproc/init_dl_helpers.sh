@@ -96,7 +96,7 @@ log "installing $wheel"
 # itself again, so a rebuilt wheel with an unchanged version number still replaces the old one.
 "${pip[@]}" "$wheel"
 "${pip[@]}" --force-reinstall --no-deps "$wheel"
-"$python" -c 'import dl_helpers, dl_helpers.session._environment, dl_helpers.session._spark, dl_helpers.session._clusters
+"$python" -c 'import dl_helpers, dl_helpers.session
 print("init_dl_helpers: dl_helpers", dl_helpers.__version__, "from", dl_helpers.__file__)'
 
 # Spark's GPU discovery script (spark.executor.resource.gpu.discoveryScript, set by

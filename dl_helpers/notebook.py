@@ -55,3 +55,6 @@ def make_output_dir(path: str | os.PathLike) -> Path:
     p = Path(path).expanduser().resolve()
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+__all__ = ["RESULTS_ENV", "make_output_dir", "record", "recorded"]

@@ -99,3 +99,13 @@ def hub_available(name: str) -> Status:
         return Status(True)
     except (OSError, ValueError) as e:  # offline mode, DNS, HTTP errors: all OSError here
         return Status(False, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+
+
+__all__ = [
+    "OFFLINE_ENV",
+    "OfflineDataWarning",
+    "announce_standin",
+    "hub_available",
+    "resolve_offline",
+    "with_fallback",
+]

@@ -27,11 +27,9 @@ import triton_models  # noqa: E402
 from server_processes import alive, process_tree  # noqa: E402
 
 from dl_helpers.session._spark import (  # noqa: E402
-    SparkConnectUnsupported,
     build_session,
     describe,
     is_connect,
-    require_context,
 )
 
 WEIGHTS = np.arange(12, dtype=np.float32).reshape(12, 1) / 10
@@ -60,11 +58,6 @@ def session_facts(spark) -> dict:
         "arrow": spark.conf.get("spark.sql.execution.arrow.pyspark.enabled"),
         "arrow_batch": spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch"),
     }
-    try:
-        require_context(spark, "the status tracker")
-        facts["require_context"] = None
-    except SparkConnectUnsupported as e:
-        facts["require_context"] = str(e)
     return facts
 
 

@@ -141,7 +141,6 @@ def session_settings(spark, tmp):
     assert s["describe"]["master"] == "local[2]" and s["describe"]["connect"] == "true", s
     assert s["describe"]["default_parallelism"] == "2", s
     assert s["arrow"] == "true" and s["arrow_batch"] == "1024", s
-    assert "the status tracker needs a classic SparkSession" in s["require_context"], s
 
 
 def listens_on_loopback_only(spark, tmp):

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dl_helpers import acceleration as acc  # noqa: E402
+from dl_helpers.models import _compile as acc  # noqa: E402
 
 BATCHES = (1, 2, 7, 64)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from dl_helpers import clusters
 from dl_helpers.session import INFERENCE_CONF
+from dl_helpers.session import _clusters as clusters
 
 ROOT = Path(__file__).resolve().parent.parent
 

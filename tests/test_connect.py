@@ -130,12 +130,6 @@ def test_session_is_a_connect_session_with_the_inference_settings(result):
     assert s["arrow"] == "true" and s["arrow_batch"] == "1024"
 
 
-def test_what_needs_a_spark_context_says_so(result):
-    msg = result["session"]["require_context"]
-    assert msg and "the status tracker needs a classic SparkSession" in msg
-    assert "Spark Connect session" in msg
-
-
 def test_input_checks_give_the_same_results_and_errors(result):
     c = result["checks"]
     assert c["rows"] == 10 and c["equal"]

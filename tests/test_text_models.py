@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from dl_helpers import text_models as tm  # noqa: E402
+from dl_helpers.models import _text as tm  # noqa: E402
 from dl_helpers.offline import OfflineDataWarning  # noqa: E402
 
 

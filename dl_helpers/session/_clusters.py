@@ -12,7 +12,7 @@ core runs a task that shares the node's GPU.
 clusters where nothing can be installed on the executors.
 
 Only the standard library is imported, so the cluster scripts can run this module with any
-``python3`` (``python3 -m dl_helpers.session._clusters --help``).
+``python3`` (``python3 -m dl_helpers.session --help``).
 """
 
 from __future__ import annotations
