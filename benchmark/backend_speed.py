@@ -127,7 +127,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from dl_helpers.models import _compile as acc
+    from dl_helpers import models as acc
 
     torch.set_num_threads(args.threads)
     print(

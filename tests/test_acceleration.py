@@ -8,7 +8,23 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dl_helpers.models import _compile as acc  # noqa: E402
+from dl_helpers.models import (  # noqa: E402
+    BackendUnavailable,
+    _auto,
+    _backends,
+    available_backends,
+    backend_status,
+    compile_model,
+)
+from dl_helpers.models._backends import (  # noqa: E402
+    AUTO,
+    BACKENDS,
+    EAGER,
+    ONNXRUNTIME,
+    TENSORRT,
+    TORCH_COMPILE,
+)
+from dl_helpers.models._compile import AccelerationFallbackWarning  # noqa: E402
 
 BATCHES = (1, 2, 7, 64)
 
@@ -60,11 +76,11 @@ def assert_close(a, b):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("backend", [acc.EAGER, acc.ONNXRUNTIME])
+@pytest.mark.parametrize("backend", [EAGER, ONNXRUNTIME])
 @pytest.mark.parametrize("example_batch", [1, 5])
 def test_mlp_equals_eager_for_all_batch_sizes(backend, example_batch):
     model = mlp()
-    compiled = acc.compile_model(model, torch.randn(example_batch, 8), backend=backend)
+    compiled = compile_model(model, torch.randn(example_batch, 8), backend=backend)
     assert compiled.backend == backend and compiled.fallbacks == []
     for n in BATCHES:
         x = torch.randn(n, 8)
@@ -77,10 +93,10 @@ def test_mlp_equals_eager_for_all_batch_sizes(backend, example_batch):
 
 def test_onnxruntime_multiple_inputs_dynamic_sequence_and_tuple_output():
     model = TwoInputs().eval()
-    compiled = acc.compile_model(
-        model, text_batch(3, 6), backend=acc.ONNXRUNTIME, dynamic_dims={0: [1], 1: [1]}
+    compiled = compile_model(
+        model, text_batch(3, 6), backend=ONNXRUNTIME, dynamic_dims={0: [1], 1: [1]}
     )
-    assert compiled.backend == acc.ONNXRUNTIME
+    assert compiled.backend == ONNXRUNTIME
     for n, length in [(1, 4), (2, 9), (7, 6), (64, 3)]:
         ids, mask = text_batch(n, length, seed=n)
         with torch.inference_mode():
@@ -92,7 +108,7 @@ def test_onnxruntime_multiple_inputs_dynamic_sequence_and_tuple_output():
 
 def test_numpy_inputs_take_the_example_dtype():
     model = mlp()
-    compiled = acc.compile_model(model, torch.randn(4, 8), backend=acc.ONNXRUNTIME)
+    compiled = compile_model(model, torch.randn(4, 8), backend=ONNXRUNTIME)
     x = np.random.default_rng(0).normal(size=(3, 8))  # float64, as from a Spark double array
     with torch.inference_mode():
         expected = model(torch.from_numpy(x).float())
@@ -101,11 +117,11 @@ def test_numpy_inputs_take_the_example_dtype():
 
 @pytest.mark.slow
 def test_torch_compile_equals_eager_without_recompiling_for_batch_of_one():
-    if not acc.backend_status(acc.TORCH_COMPILE, "cpu").ok:
-        pytest.skip(acc.backend_status(acc.TORCH_COMPILE, "cpu").reason)
+    if not backend_status(TORCH_COMPILE, "cpu").ok:
+        pytest.skip(backend_status(TORCH_COMPILE, "cpu").reason)
     model = mlp(n_in=8, n_out=2)
-    compiled = acc.compile_model(model, torch.randn(1, 8), backend=acc.TORCH_COMPILE)
-    assert compiled.backend == acc.TORCH_COMPILE, compiled.fallbacks
+    compiled = compile_model(model, torch.randn(1, 8), backend=TORCH_COMPILE)
+    assert compiled.backend == TORCH_COMPILE, compiled.fallbacks
     import time
 
     for n in BATCHES:
@@ -123,10 +139,10 @@ def test_torch_compile_equals_eager_without_recompiling_for_batch_of_one():
 
 def test_tensorrt_on_cpu_falls_back_with_a_clear_message(capsys):
     model = mlp()
-    with pytest.warns(acc.AccelerationFallbackWarning, match="tensorrt"):
-        compiled = acc.compile_model(model, torch.randn(2, 8), backend=acc.TENSORRT, device="cpu")
-    assert compiled.requested == acc.TENSORRT
-    assert compiled.backend == acc.CPU_DEFAULT
+    with pytest.warns(AccelerationFallbackWarning, match="tensorrt"):
+        compiled = compile_model(model, torch.randn(2, 8), backend=TENSORRT, device="cpu")
+    assert compiled.requested == TENSORRT
+    assert compiled.backend == EAGER
     assert len(compiled.fallbacks) == 1 and "CUDA GPU" in compiled.fallbacks[0]
     assert "backend 'tensorrt' not used" in capsys.readouterr().err
     x = torch.randn(1, 8)
@@ -135,8 +151,8 @@ def test_tensorrt_on_cpu_falls_back_with_a_clear_message(capsys):
 
 
 def test_strict_raises_instead_of_falling_back():
-    with pytest.raises(acc.BackendUnavailable, match="CUDA GPU"):
-        acc.compile_model(mlp(), torch.randn(2, 8), backend=acc.TENSORRT, device="cpu", strict=True)
+    with pytest.raises(BackendUnavailable, match="CUDA GPU"):
+        compile_model(mlp(), torch.randn(2, 8), backend=TENSORRT, device="cpu", strict=True)
 
 
 def test_unexportable_model_falls_back_to_eager():
@@ -145,9 +161,9 @@ def test_unexportable_model_falls_back_to_eager():
             return torch.from_numpy(np.tanh(x.numpy())) + 1
 
     model = NumpyInside()
-    with pytest.warns(acc.AccelerationFallbackWarning):
-        compiled = acc.compile_model(model, torch.randn(3, 4), backend=acc.ONNXRUNTIME, quiet=True)
-    assert compiled.backend == acc.EAGER
+    with pytest.warns(AccelerationFallbackWarning):
+        compiled = compile_model(model, torch.randn(3, 4), backend=ONNXRUNTIME, quiet=True)
+    assert compiled.backend == EAGER
     assert "onnxruntime" in compiled.fallbacks[0]
     x = torch.randn(5, 4)
     assert_close(compiled(x), model(x))
@@ -157,40 +173,40 @@ def test_wrong_compiled_output_is_caught_by_verify(monkeypatch):
     def broken(model, inputs, device, **_):
         return lambda *xs: model(*xs) + 1.0
 
-    monkeypatch.setitem(acc._BUILDERS, acc.ONNXRUNTIME, broken)
-    with pytest.warns(acc.AccelerationFallbackWarning, match="differs from eager"):
-        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME, quiet=True)
-    assert compiled.backend == acc.EAGER
+    monkeypatch.setitem(_backends._BUILDERS, ONNXRUNTIME, broken)
+    with pytest.warns(AccelerationFallbackWarning, match="differs from eager"):
+        compiled = compile_model(mlp(), torch.randn(3, 8), backend=ONNXRUNTIME, quiet=True)
+    assert compiled.backend == EAGER
 
 
 def test_missing_onnxruntime_is_reported(monkeypatch):
-    real = acc._installed
-    monkeypatch.setattr(acc, "_installed", lambda m: False if m == "onnxruntime" else real(m))
-    status = acc.backend_status(acc.ONNXRUNTIME, "cpu")
+    real = _backends._installed
+    monkeypatch.setattr(_backends, "_installed", lambda m: False if m == "onnxruntime" else real(m))
+    status = backend_status(ONNXRUNTIME, "cpu")
     assert not status.ok and "onnxruntime" in status.reason
-    with pytest.warns(acc.AccelerationFallbackWarning, match="not installed"):
-        compiled = acc.compile_model(mlp(), torch.randn(3, 8), backend=acc.ONNXRUNTIME, quiet=True)
-    assert compiled.backend == acc.EAGER
+    with pytest.warns(AccelerationFallbackWarning, match="not installed"):
+        compiled = compile_model(mlp(), torch.randn(3, 8), backend=ONNXRUNTIME, quiet=True)
+    assert compiled.backend == EAGER
 
 
 def test_missing_compiler_is_reported(monkeypatch):
-    monkeypatch.setattr(acc, "_cxx_compiler", lambda: None)
-    status = acc.backend_status(acc.TORCH_COMPILE, "cpu")
+    monkeypatch.setattr(_backends, "_cxx_compiler", lambda: None)
+    status = backend_status(TORCH_COMPILE, "cpu")
     assert not status.ok and "C++ compiler" in status.reason
 
 
 def test_auto_on_cpu_measures_and_keeps_the_fastest_matching_backend(recwarn, capsys):
     model = mlp()
-    compiled = acc.compile_model(model, torch.randn(64, 8), backend=acc.AUTO, threads=1)
+    compiled = compile_model(model, torch.randn(64, 8), backend=AUTO, threads=1)
     # Both measured on the example batch; torch.compile left out of the default budget.
-    assert set(compiled.timings) == {acc.EAGER, acc.ONNXRUNTIME}, compiled.report
+    assert set(compiled.timings) == {EAGER, ONNXRUNTIME}, compiled.report
     assert all(len(v) >= 1 and min(v) > 0 for v in compiled.timings.values())
     med = {k: float(np.median(v)) for k, v in compiled.timings.items()}
-    speedup = med[acc.EAGER] / med[acc.ONNXRUNTIME]
-    expected = acc.ONNXRUNTIME if speedup >= acc.AUTO_MIN_SPEEDUP else acc.EAGER
+    speedup = med[EAGER] / med[ONNXRUNTIME]
+    expected = ONNXRUNTIME if speedup >= _auto.AUTO_MIN_SPEEDUP else EAGER
     assert compiled.backend == expected, compiled.report
-    assert compiled.requested == acc.AUTO and compiled.fallbacks == []
-    assert not [w for w in recwarn if issubclass(w.category, acc.AccelerationFallbackWarning)]
+    assert compiled.requested == AUTO and compiled.fallbacks == []
+    assert not [w for w in recwarn if issubclass(w.category, AccelerationFallbackWarning)]
     report = compiled.report
     assert report in capsys.readouterr().out  # printed, and kept on the result
     assert "ms/batch" in report and "x eager" in report and f"chose {expected}:" in report
@@ -203,46 +219,45 @@ def test_auto_on_cpu_measures_and_keeps_the_fastest_matching_backend(recwarn, ca
 def test_auto_chooses_a_faster_backend_and_refuses_a_wrong_one(monkeypatch):
     import time
 
-    real_eager = acc._BUILDERS[acc.EAGER]
+    real_eager = _backends._BUILDERS[EAGER]
 
     def slow_eager(model, inputs, device, **kw):  # eager made 20 ms slower per call
         run = real_eager(model, inputs, device, **kw)
         return lambda *xs: (time.sleep(0.02), run(*xs))[1]
 
-    monkeypatch.setitem(acc._BUILDERS, acc.EAGER, slow_eager)
-    compiled = acc.compile_model(mlp(), torch.randn(16, 8), backend=acc.AUTO, quiet=True)
-    assert compiled.backend == acc.ONNXRUNTIME, compiled.report
+    monkeypatch.setitem(_backends._BUILDERS, EAGER, slow_eager)
+    compiled = compile_model(mlp(), torch.randn(16, 8), backend=AUTO, quiet=True)
+    assert compiled.backend == ONNXRUNTIME, compiled.report
     assert "chose onnxruntime: fastest" in compiled.report
 
     def wrong(model, inputs, device, **_):  # fast, but not the model
         return lambda *xs: model(*xs) + 1.0
 
-    monkeypatch.setitem(acc._BUILDERS, acc.ONNXRUNTIME, wrong)
-    compiled = acc.compile_model(mlp(), torch.randn(16, 8), backend=acc.AUTO, quiet=True)
-    assert compiled.backend == acc.EAGER
+    monkeypatch.setitem(_backends._BUILDERS, ONNXRUNTIME, wrong)
+    compiled = compile_model(mlp(), torch.randn(16, 8), backend=AUTO, quiet=True)
+    assert compiled.backend == EAGER
     assert "onnxruntime" in compiled.report and "differs from eager" in compiled.report
 
 
 def test_available_backends_and_auto_on_cpu():
-    found = acc.available_backends("cpu")
-    assert list(found) == list(acc.BACKENDS)
-    assert found[acc.EAGER].ok
-    assert not found[acc.TENSORRT].ok and "CUDA" in found[acc.TENSORRT].reason
-    assert acc.auto_backend("cpu") == acc.CPU_DEFAULT
+    found = available_backends("cpu")
+    assert list(found) == list(BACKENDS)
+    assert found[EAGER].ok
+    assert not found[TENSORRT].ok and "CUDA" in found[TENSORRT].reason
     with pytest.raises(ValueError, match="unknown backend"):
-        acc.compile_model(mlp(), torch.randn(2, 8), backend="tvm")
+        compile_model(mlp(), torch.randn(2, 8), backend="tvm")
 
 
 @pytest.mark.gpu
 def test_tensorrt_on_gpu_equals_eager():
-    status = acc.backend_status(acc.TENSORRT, "cuda")
+    status = backend_status(TENSORRT, "cuda")
     if not status.ok:
         pytest.skip(f"TensorRT not usable here: {status.reason}")
     model = mlp().cuda()
-    compiled = acc.compile_model(
-        model, torch.randn(4, 8, device="cuda"), backend=acc.TENSORRT, strict=True, max_batch=128
+    compiled = compile_model(
+        model, torch.randn(4, 8, device="cuda"), backend=TENSORRT, strict=True, max_batch=128
     )
-    assert compiled.backend == acc.TENSORRT
+    assert compiled.backend == TENSORRT
     for n in BATCHES:
         x = torch.randn(n, 8, device="cuda")
         with torch.inference_mode():

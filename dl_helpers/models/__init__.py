@@ -8,13 +8,13 @@ Usage::
     fast = compile_model(model, example_batch, backend="auto")
 """
 
-from dl_helpers.models._compile import (
+from dl_helpers.models._backends import (
     BackendStatus,
     BackendUnavailable,
     available_backends,
     backend_status,
-    compile_model,
 )
+from dl_helpers.models._compile import compile_model
 from dl_helpers.models._text import (
     ModelSource,
     sentence_embedding_model,
