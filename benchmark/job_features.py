@@ -35,9 +35,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
 
-from mlp_workload import DIM, importable_by_workers, make_data, make_predict_fn  # noqa: E402
+from benchmark.lib.mlp_workload import (  # noqa: E402
+    DIM,
+    importable_by_workers,
+    make_data,
+    make_predict_fn,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

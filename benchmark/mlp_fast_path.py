@@ -46,9 +46,8 @@ import pyarrow as pa  # module level: arrow_udf reads the type hints of noop_bod
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
 
-from mlp_workload import (  # noqa: E402
+from benchmark.lib.mlp_workload import (  # noqa: E402
     DIM,
     importable_by_workers,
     make_data,

@@ -2,7 +2,7 @@
 """ResNet-50 model throughput per backend (eager, torch.compile, ONNX Runtime, TensorRT).
 
 The model alone, without Spark, decoding or I/O: how many images per second the forward pass
-of ``resnet50.py``'s model takes on this machine, compiled by each backend of
+of ``benchmark/lib/resnet50.py``'s model takes on this machine, compiled by each backend of
 ``dl_helpers.models.compile_model``. It answers "how fast can the model go here?" for the
 variants of ``run.py`` (which all run eager torch on the CPU) and gives the GPU figures when the
 machine has one.
@@ -42,7 +42,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 DEFAULT_BACKENDS = ("eager", "torch.compile", "onnxruntime", "tensorrt")
 
@@ -132,9 +131,9 @@ def measure(fn, x, device: str, seconds: float, warmup: int, from_host: bool) ->
 def main(argv=None) -> int:
     a = parse_args(argv)
     import numpy as np
-    import resnet50 as R
     import torch
 
+    from benchmark.lib import resnet50 as R
     from dl_helpers.models import BackendUnavailable, backend_status, compile_model
 
     device = resolve_device(a.device)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ResNet-50 batch-inference benchmark: Spark (in-process, Triton, naive), Ray Data and the limit.
 
-Runs every chosen variant (see variants.py) on the same Parquet data set and machine:
+Runs every chosen variant (see lib/variants.py) on the same Parquet data set and machine:
 
 1. cold: each variant once on a fresh runtime (new SparkContext, so new Python workers; a new
    Ray runtime; new processes for the limit): worker start, imports and model load included.
@@ -34,12 +34,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT)]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from process_cpu import TreeCPU  # noqa: E402 (after the path is set)
-
+from benchmark.lib.dataset import MANIFEST, make_dataset  # noqa: E402 (after the path is set)
+from benchmark.lib.process_cpu import TreeCPU  # noqa: E402
 from dl_helpers.jobs import SparkProgress  # noqa: E402
 from dl_helpers.session import MALLOC_ENV  # noqa: E402
 
@@ -130,9 +129,9 @@ def ensure_environment(args) -> None:
     for k in MALLOC_ENV:
         env.pop(k, None)
     env.update(want)
-    paths = [str(HERE), str(ROOT)]
-    old = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in paths]
-    env["PYTHONPATH"] = os.pathsep.join(paths + old)
+    # Spark's and Ray's workers import benchmark.lib and dl_helpers from the repository.
+    old = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *old])
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     env.setdefault("RAY_DEDUP_LOGS", "0")
     env.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
@@ -154,16 +153,13 @@ def ensure_data(args) -> Path:
     path = (args.out / f"data_{args.images}").resolve()
     if not path.exists():
         say(f"making an offline data set of {args.images} images in {path}")
-        import prepare_dataset
-
-        prepare_dataset.main(["--synthetic", str(args.images), "--output", str(path), "--quiet"])
+        make_dataset(path, synthetic=args.images, workers=os.cpu_count() or 1, progress=False)
     return path
 
 
 def make_warmup_data(data: Path, out: Path, images: int, row_group: int) -> Path:
     """A small slice of the data set with small row groups (one Spark task per core or more)."""
     import pyarrow.parquet as pq
-    from prepare_dataset import MANIFEST
 
     table = pq.read_table(data, columns=["id", "image"]).slice(0, images)
     if out.exists():
@@ -236,7 +232,7 @@ def main(argv=None) -> dict:
     ensure_environment(args)
     os.environ.setdefault("DL_HELPERS_OFFLINE", "0" if args.pretrained else "1")
 
-    import variants as V
+    from benchmark.lib import variants as V
 
     names = list(V.ALL_VARIANTS) if args.variants == "all" else args.variants.split(",")
     unknown = [n for n in names if n not in V.ALL_VARIANTS]
@@ -257,7 +253,7 @@ def main(argv=None) -> dict:
     )
     s.dataset_info()
     if args.profile:
-        import profile_pipeline
+        from benchmark.lib import profile_pipeline
 
         return profile_pipeline.profile(s, args)
 

@@ -44,9 +44,8 @@ import pandas as pd  # at module level: pandas_udf resolves the type hints in th
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
 
-from mlp_workload import (  # noqa: E402
+from benchmark.lib.mlp_workload import (  # noqa: E402
     DIM,
     importable_by_workers,
     make_data,

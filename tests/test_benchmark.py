@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark import prepare_dataset
+from benchmark.lib import dataset
+from benchmark.lib import resnet50 as R
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmark"
-sys.path.insert(0, str(BENCH))
-
-import prepare_dataset  # noqa: E402
-import resnet50 as R  # noqa: E402
 
 
 def _tree_digest(path: Path) -> str:
@@ -56,18 +56,14 @@ def test_synthetic_dataset_is_imagenet_like(small_dataset):
         with Image.open(io.BytesIO(data)) as img:
             assert img.format == "JPEG"
             assert min(img.size) >= 300 and max(img.size) <= 800
-    manifest = json.loads((small_dataset / prepare_dataset.MANIFEST).read_text())
+    manifest = json.loads((small_dataset / dataset.MANIFEST).read_text())
     assert manifest["images"] == 20 and manifest["source"] == "synthetic"
 
 
 def test_synthetic_images_are_reproducible():
-    photos = prepare_dataset._sample_photos()
-    assert prepare_dataset.synthetic_image(7, 0, photos) == prepare_dataset.synthetic_image(
-        7, 0, photos
-    )
-    assert prepare_dataset.synthetic_image(7, 0, photos) != prepare_dataset.synthetic_image(
-        8, 0, photos
-    )
+    photos = dataset._sample_photos()
+    assert dataset.synthetic_image(7, 0, photos) == dataset.synthetic_image(7, 0, photos)
+    assert dataset.synthetic_image(7, 0, photos) != dataset.synthetic_image(8, 0, photos)
 
 
 def test_refuses_existing_output(small_dataset):
@@ -319,11 +315,24 @@ def test_udf_overhead_measures_every_stage_and_outputs_match_the_model(tmp_path)
 
 
 # --- the scripts' structure and the process timer --------------------------------------------
+def _benchmark_modules() -> dict[str, Path]:
+    """``run``, ``prepare_dataset``, ... (the scripts) and ``lib.variants``, ... (what they
+    share)."""
+    mods = {p.stem: p for p in BENCH.glob("*.py") if p.stem != "__init__"}
+    mods |= {f"lib.{p.stem}": p for p in (BENCH / "lib").glob("*.py") if p.stem != "__init__"}
+    return mods
+
+
 def _local_imports() -> dict[str, tuple[set, set]]:
     """module -> (benchmark modules it imports, private names it reads from them)."""
     import ast
 
-    mods = {p.stem: p for p in BENCH.glob("*.py")}
+    mods = _benchmark_modules()
+
+    def local(dotted: str) -> str | None:
+        name = dotted.removeprefix("benchmark.")
+        return name if dotted.startswith("benchmark.") and name in mods else None
+
     out = {}
     for name, path in mods.items():
         tree = ast.parse(path.read_text())
@@ -331,12 +340,19 @@ def _local_imports() -> dict[str, tuple[set, set]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
-                    if a.name in mods:
-                        deps.add(a.name)
-                        aliases[a.asname or a.name] = a.name
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in mods:
-                deps.add(node.module)
-                private |= {f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")}
+                    if (mod := local(a.name)) and a.asname:
+                        deps.add(mod)
+                        aliases[a.asname] = mod
+                    elif mod:
+                        deps.add(mod)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if mod := local(node.module):  # from benchmark.lib.x import name
+                    deps.add(mod)
+                    private |= {f"{mod}.{a.name}" for a in node.names if a.name.startswith("_")}
+                for a in node.names:  # from benchmark.lib import x (as y)
+                    if mod := local(f"{node.module}.{a.name}"):
+                        deps.add(mod)
+                        aliases[a.asname or a.name] = mod
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Attribute)
@@ -352,8 +368,9 @@ def _local_imports() -> dict[str, tuple[set, set]]:
 
 def test_benchmark_scripts_have_no_import_circle_and_no_private_reach():
     graph = _local_imports()
-    assert {"run", "profile_pipeline", "process_cpu", "variants"} <= set(graph)
-    assert "process_cpu" in graph["run"][0] and "process_cpu" in graph["profile_pipeline"][0]
+    assert {"run", "lib.profile_pipeline", "lib.process_cpu", "lib.variants"} <= set(graph)
+    assert "lib.process_cpu" in graph["run"][0]
+    assert "lib.process_cpu" in graph["lib.profile_pipeline"][0]
 
     def reaches(a, b, seen=()):
         return any(d == b or (d not in seen and reaches(d, b, (*seen, d))) for d in graph[a][0])
@@ -364,9 +381,26 @@ def test_benchmark_scripts_have_no_import_circle_and_no_private_reach():
     assert private == {}, private
 
 
+def test_benchmark_scripts_are_at_the_top_and_what_they_share_is_in_lib():
+    """Every top-level module is a script (a ``main`` run under ``__main__``) that no other
+    module imports; every module of ``benchmark/lib`` is imported by a script or by another
+    module of ``lib``, and runs nothing when imported."""
+    graph = _local_imports()
+    mods = _benchmark_modules()
+    imported = {d for deps, _ in graph.values() for d in deps}
+    for name, path in mods.items():
+        text = path.read_text()
+        if name.startswith("lib."):
+            assert name in imported, f"{name} is imported by no benchmark module"
+            assert '__name__ == "__main__"' not in text, f"{name} is a script: move it up"
+        else:
+            assert name not in imported, f"the script {name} is imported by {graph}"
+            assert "def main(" in text and '__name__ == "__main__"' in text, name
+
+
 def test_tree_cpu_counts_the_processes_it_starts():
     """A child that burns ~0.6 s of CPU and exits during the measurement is counted."""
-    from process_cpu import TreeCPU
+    from benchmark.lib.process_cpu import TreeCPU
 
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
     with TreeCPU(interval=0.05) as meter:

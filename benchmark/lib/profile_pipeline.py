@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd  # module level: pandas_udf resolves the "pd.Series" hints in globals
-import resnet50 as R
-import variants as V
-from process_cpu import TreeCPU
+
+from benchmark.lib import resnet50 as R
+from benchmark.lib import variants as V
+from benchmark.lib.process_cpu import TreeCPU
 
 
 def _struct():

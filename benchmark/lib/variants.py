@@ -1,4 +1,4 @@
-"""The designs the benchmark compares. Each runs the same workload (``resnet50``) on the same
+"""The designs ``run.py`` compares. Each runs the same workload (``resnet50``) on the same
 Parquet data set and writes one prediction per image (id, prediction, score) as Parquet.
 
 =============  ===============================================================================
@@ -32,17 +32,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd  # module level: pandas_udf resolves the "pd.Series" hints in globals
-import resnet50 as R
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from benchmark.lib import resnet50 as R
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 ALL_VARIANTS = ("inprocess", "fused", "triton", "naive", "ray", "limit")
 LABELS = {
     "inprocess": "1 in-process predict_batch_udf",
@@ -57,7 +56,7 @@ PRED_SCHEMA = "id string, prediction long, score float"
 
 @dataclass
 class Settings:
-    data: Path  # the Parquet data set (prepare_dataset.py)
+    data: Path  # the Parquet data set (benchmark/prepare_dataset.py)
     out: Path  # where predictions go
     cores: int = os.cpu_count() or 1
     batch_size: int = 16  # images per model call
@@ -76,7 +75,7 @@ class Settings:
 
         files = sorted(self.data.glob("*.parquet"))
         if not files:
-            raise SystemExit(f"no Parquet files in {self.data} (run prepare_dataset.py)")
+            raise SystemExit(f"no Parquet files in {self.data} (run benchmark/prepare_dataset.py)")
         self.images = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         self.data_bytes = sum(f.stat().st_size for f in files)
 
@@ -138,7 +137,6 @@ class SparkRuntime:
 
     def session(self):
         if self.spark is None:
-            sys.path.insert(0, str(ROOT))
             from dl_helpers.session import build_session
 
             master = self.s.master or f"local[{self.s.cores}]"
@@ -148,8 +146,6 @@ class SparkRuntime:
                 conf=self.conf(),
                 tune_malloc=bool(self.s.malloc_env),
             )
-            # Ship the workload to executors (local mode finds it on PYTHONPATH as well).
-            self.spark.sparkContext.addPyFile(str(HERE / "resnet50.py"))
         return self.spark
 
     def restart(self) -> None:
@@ -367,23 +363,23 @@ class TritonVariant(SparkVariant):
     def start(self) -> None:
         if self.manager is not None:
             return
-        sys.path.insert(0, str(ROOT))
         from dl_helpers.servers import TritonServerManager
 
         spark = self.rt.session()
         pretrained, backend = self.s.pretrained, self.s.backend
         instances = self.s.cores
-        resnet_src = str(HERE)
+        root = str(ROOT)
 
         def bind_model(triton):
             import sys as _sys
 
-            if resnet_src not in _sys.path:
-                _sys.path.insert(0, resnet_src)
+            if root not in _sys.path:
+                _sys.path.insert(0, root)
             import numpy as _np
-            import resnet50 as _R
             from pytriton.decorators import batch
             from pytriton.model_config import Tensor
+
+            from benchmark.lib import resnet50 as _R
 
             # One math thread per model instance; `instances` copies run side by side.
             predictor = _R.Predictor(pretrained=pretrained, threads=1, backend=backend)

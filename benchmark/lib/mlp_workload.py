@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 DIM = 784
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def importable_by_workers() -> None:
-    """Put ``benchmark/`` and the repository on ``PYTHONPATH``, which the Python workers of a
-    Spark session started after this inherit (so they import this module and dl_helpers)."""
-    parts = [str(HERE), str(HERE.parent), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    """Put the repository on ``PYTHONPATH``, which the Python workers of a Spark session
+    started after this inherit (so they import this module and dl_helpers)."""
+    parts = [str(ROOT), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in parts if p))
 
 

@@ -1,0 +1,1 @@
+"""The benchmark scripts (``python benchmark/<script>.py``); what they share: ``benchmark.lib``."""
