@@ -83,7 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def noop_body(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
     from pyspark.sql.types import ArrayType, FloatType
 
-    from dl_helpers.udfs._tensors import arrow_result
+    from dl_helpers.udfs._arrow import arrow_result
 
     for b in batches:
         yield arrow_result(np.zeros((len(b), 10), np.float32), ArrayType(FloatType()), len(b))

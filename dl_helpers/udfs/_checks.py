@@ -1,41 +1,29 @@
-"""Input checks for ``predict_batch_udf``: bad rows fail with a message that names them, or are
-set aside with the reason.
+"""Input checks for ``predict_batch_udf``: a bad row fails the job with a message naming its
+column, row and what was expected, or (``on_bad_row="quarantine"``) skips the model and comes out
+with the reason. The checks are Spark expressions in the inference's own stage.
 
-Left to itself, ``pyspark.ml.functions.predict_batch_udf`` turns a row of the wrong length into
-numpy's "all the input array dimensions ... must match exactly" and, worse, a null in one of
-many scalar columns into NaN that the model happily scores. ``checked_predict_batch_udf`` wraps
-each input column in a Spark expression that lets good rows through unchanged and raises
-(``raise_error``) on a bad one, naming the column, the row (by an id column if given) and what
-was expected. The checks run in the same stage as the inference: no extra pass over the data.
+Usage::
 
-With ``on_bad_row="quarantine"`` a bad row does not fail the job: it skips the model and comes
-out with the reason (see :func:`checked_predict_batch_udf`); :func:`split_quarantined` and
-:func:`count_quarantined` separate and count such rows.
+    from dl_helpers.udfs import checked_predict_batch_udf
 
-The element type of a tensor (array) input is checked too: an ``array<string>`` column where
-numbers are expected fails with the column and its type in both modes (a column's type is the
-same for every row, so this is never a row to set aside). The check is on ``typeof(column)``,
-which Spark's optimizer folds into a constant on the driver: it costs nothing per row, and a
-wrong type fails the job at its first row, in the JVM, before any row reaches Python.
+    udf = checked_predict_batch_udf(make_predict_fn, return_type=ArrayType(FloatType()),
+                                    batch_size=64, input_tensor_shapes=[[784]], row_id="id")
+    preds = df.withColumn("preds", udf("features"))
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+
+from dl_helpers.udfs._quarantine import quarantine_return_type, skip_bad_rows, with_reason
 
 # NOTE: pyspark is imported inside the functions so that importing dl_helpers stays cheap.
 
 FAIL = "fail"
 QUARANTINE = "quarantine"
 BAD_ROW_MODES = (FAIL, QUARANTINE)
-
-# The fields of the struct a quarantine-mode UDF returns.
-PREDICTION_FIELD = "prediction"
-ERROR_FIELD = "error"
-BAD_FIELD = "bad"  # the model wrapper's own flag, inside the UDF's output
 
 # typeof() of the element types a tensor input may have (arrays of them, nested or not).
 _NUMBER_TYPES = r"(boolean|tinyint|smallint|int|bigint|float|double|decimal\(\d+,\d+\))"
@@ -76,7 +64,8 @@ def _as_column(column):
 
 
 def _type_checked(col, name: str, expected: str, pattern: str, value):
-    """``value``, or an error naming ``name`` and its type when ``typeof(col)`` does not match.
+    """``value``, or an error naming ``name`` and its type when ``typeof(col)`` does not match
+    (an ``array<string>`` column where numbers are expected, in either mode).
 
     typeof() is foldable: the optimizer turns the condition into a literal, so nothing is
     computed per row and a wrong type raises at the first row, before Python sees it.
@@ -172,7 +161,8 @@ def check_column(column, name: str, shape: Sequence[int] | None = None, row_id=N
 def column_reason(column, name: str, shape: Sequence[int] | None = None):
     """Why a row of ``column`` is bad (``"input column 'x': is null"``), or null for a good row.
 
-    The same checks as :func:`check_column`; a wrong element type still raises (see module doc).
+    The same checks as :func:`check_column`. A wrong element type still raises: a column's type
+    is the same for every row, so it is never a row to set aside.
     """
     from pyspark.sql import functions as F
 
@@ -248,129 +238,6 @@ def scalar_columns_reason(columns):
     return _scalar_type_checked(cols, names, reason)
 
 
-# --- quarantine: bad rows skip the model ------------------------------------------------------
-
-
-def _missing_rows(x):
-    """Rows of one model input (as predict_batch_udf hands it over) that hold a null or NaN.
-
-    After the Spark-side checks a good row never does, so these are exactly the bad rows.
-    """
-    import numpy as np
-    import pandas as pd
-
-    x = np.asarray(x)
-    n = len(x)
-    if x.dtype.kind in "fc":
-        return np.isnan(x.reshape(n, -1)).any(axis=1)
-    if x.dtype.kind != "O":
-        return np.zeros(n, dtype=bool)  # ints, bools, fixed-width strings hold no nulls
-
-    def missing(v):
-        if isinstance(v, np.ndarray):
-            return (
-                v.dtype.kind in "fc"
-                and bool(np.isnan(v).any())
-                or (v.dtype.kind == "O" and bool(pd.isna(v).any()))
-            )
-        return v is None or (isinstance(v, float) and v != v)
-
-    flat = x.reshape(n, -1)
-    return np.array([any(missing(v) for v in row) for row in flat], dtype=bool)
-
-
-def _placeholder(return_type, n: int):
-    """Predictions of the right type for ``n`` bad rows when a batch has no good row to copy."""
-    import numpy as np
-    from pyspark.sql.types import ArrayType, StringType, StructType
-
-    if isinstance(return_type, StructType):
-        return {f.name: _placeholder(f.dataType, n) for f in return_type.fields}
-    if isinstance(return_type, ArrayType):
-        text = isinstance(return_type.elementType, StringType)
-        return np.zeros((n, 0), dtype=object if text else np.float32)
-    if isinstance(return_type, StringType):
-        return np.full(n, "", dtype=object)
-    return np.zeros(n)
-
-
-def _scatter(preds, good, n: int):
-    """Predictions for ``good`` rows spread over ``n`` rows; bad rows get a copy of a good row's
-    (Spark replaces them with null)."""
-    import numpy as np
-
-    if isinstance(preds, Mapping):
-        return {k: _scatter(v, good, n) for k, v in preds.items()}
-    if isinstance(preds, list):  # rows of dictionaries
-        it = iter(preds)
-        return [next(it) if g else preds[0] for g in good]
-    preds = np.asarray(preds)
-    out = np.empty((n, *preds.shape[1:]), dtype=preds.dtype)
-    out[good] = preds
-    out[~good] = preds[0]
-    return out
-
-
-def _flat(preds, return_type):
-    """A prediction array as a field of predict_batch_udf's struct output wants it."""
-    import numpy as np
-    from pyspark.sql.types import ArrayType
-
-    preds = np.asarray(preds)
-    if not isinstance(return_type, ArrayType) and preds.ndim == 2 and preds.shape[1] == 1:
-        return preds[:, 0]
-    return preds
-
-
-def skip_bad_rows(make_predict_fn: Callable, return_type, flag: bool = False) -> Callable:
-    """Wrap ``make_predict_fn`` so that its predict function sees only rows with no null/NaN.
-
-    Used by quarantine mode: the Spark side hands bad rows over with nulls in place of their
-    values; the model never sees them. Keeps the predict function's signature, which
-    predict_batch_udf reads to decide how many inputs it takes. With ``flag`` the result is
-    ``{"prediction": ..., "bad": <1 or 0 per row>}`` (see ``quarantine_return_type``).
-    """
-
-    def make():
-        import numpy as np
-
-        predict = make_predict_fn()
-
-        def run(inputs, n):
-            bad = np.zeros(n, dtype=bool)
-            for x in inputs:
-                bad |= _missing_rows(x)
-            if not bad.any():
-                return predict(*inputs), bad
-            good = ~bad
-            if not good.any():
-                return _placeholder(return_type, n), bad
-            return _scatter(predict(*[np.asarray(x)[good] for x in inputs]), good, n), bad
-
-        @functools.wraps(predict)
-        def predict_good(*inputs):
-            preds, bad = run(inputs, len(inputs[0]))
-            if flag:
-                return {PREDICTION_FIELD: _flat(preds, return_type), BAD_FIELD: bad.astype(np.int8)}
-            return preds
-
-        return predict_good
-
-    return make
-
-
-def quarantine_return_type(return_type):
-    """struct<prediction: return_type, bad: tinyint>, or None where predict_batch_udf cannot
-    nest ``return_type`` (a struct) in a struct."""
-    from pyspark.sql.types import ByteType, StructField, StructType
-
-    if isinstance(return_type, StructType):
-        return None
-    return StructType(
-        [StructField(PREDICTION_FIELD, return_type), StructField(BAD_FIELD, ByteType())]
-    )
-
-
 def checked_predict_batch_udf(
     make_predict_fn: Callable,
     *,
@@ -380,19 +247,20 @@ def checked_predict_batch_udf(
     row_id: str | None = None,
     on_bad_row: str = FAIL,
 ) -> Callable:
-    """``predict_batch_udf`` with per-row input checks (see module doc).
+    """``predict_batch_udf`` with per-row input checks in the same stage as the inference.
 
     Same arguments as ``pyspark.ml.functions.predict_batch_udf``; returns a function that takes
     column names or Columns, like the UDF it wraps. ``row_id`` names a column whose value is
-    quoted in errors.
+    quoted in errors. Each input is checked: not null, no null or NaN (element), an array of
+    numbers with as many values as ``input_tensor_shapes`` says.
 
     ``on_bad_row="fail"`` (the default): a bad row fails the job with a Spark exception whose
     message contains, for example,
     ``input column 'features' (row 17): has 783 values, expected 784 (shape [784])``.
 
     ``on_bad_row="quarantine"``: the UDF returns a struct ``<prediction: return_type, error:
-    string>``. A good row has its prediction and a null error; a bad row (null, NaN or null
-    element, wrong length) skips the model and has a null prediction and the reason, e.g.
+    string>``. A good row has its prediction and a null error; a bad row skips the model and has
+    a null prediction and the reason, e.g.
     ``input column 'features': has 783 values, expected 784 (shape [784])`` (the row is the
     row itself: keep its id column beside the result). :func:`split_quarantined` separates the
     two kinds; :func:`count_quarantined` counts them. A wrong element type still fails.
@@ -414,51 +282,69 @@ def checked_predict_batch_udf(
         input_tensor_shapes=shapes,
     )
 
-    def shape_for(i: int):
-        if shapes is None:
-            return None
-        if isinstance(shapes, Mapping):
-            return shapes.get(i)
-        if len(shapes) == 1:
-            return shapes[0]  # one tensor input (possibly assembled from many columns)
-        return shapes[i] if i < len(shapes) else None
-
-    def packed_columns(n: int) -> bool:
-        # Many scalar columns, one model input: predict_batch_udf wants them in one struct
-        # (it turns the struct's fields into the columns of an (n, k) array).
-        return n > 1 and shapes is not None and not isinstance(shapes, Mapping) and len(shapes) == 1
-
     def apply(*columns):
         rid = F.col(row_id) if row_id else None
-        if packed_columns(len(columns)):
-            if not quarantine:
-                return udf(check_scalar_columns(columns, rid))
-            names = [column_name(c, i) for i, c in enumerate(columns)]
-            packed = F.struct(*[_as_column(c).alias(n) for c, n in zip(columns, names)])
-            return _with_reason(udf(packed), scalar_columns_reason(columns), flagged)
+        packed = _packs_columns(shapes, len(columns))
         if not quarantine:
-            checked = [
-                check_column(c, column_name(c, i), shape_for(i), rid) for i, c in enumerate(columns)
-            ]
-            return udf(*checked)
-        names = [column_name(c, i) for i, c in enumerate(columns)]
-        reasons = [
-            column_reason(c, n, shape_for(i)) for i, (c, n) in enumerate(zip(columns, names))
-        ]
-        reason = F.coalesce(*reasons) if len(reasons) > 1 else reasons[0]
-        inputs = [
-            _stand_in(_as_column(c), shape_for(i), reason).alias(n)
-            for i, (c, n) in enumerate(zip(columns, names))
-        ]
-        return _with_reason(udf(*inputs), reason, flagged)
+            if packed:
+                return udf(check_scalar_columns(columns, rid))
+            return udf(*[_checked(c, i, _shape_for(shapes, i), rid) for i, c in enumerate(columns)])
+        if packed:
+            reason = scalar_columns_reason(columns)
+            return with_reason(udf(_packed(columns)), reason, flagged)
+        reason, inputs = _set_aside(columns, [_shape_for(shapes, i) for i in range(len(columns))])
+        return with_reason(udf(*inputs), reason, flagged)
 
     apply.udf = udf
     apply.on_bad_row = on_bad_row
     return apply
 
 
+def _shape_for(shapes, i: int):
+    """The shape of input ``i`` from ``input_tensor_shapes`` (a list, a dict or None)."""
+    if shapes is None:
+        return None
+    if isinstance(shapes, Mapping):
+        return shapes.get(i)
+    if len(shapes) == 1:
+        return shapes[0]  # one tensor input (possibly assembled from many columns)
+    return shapes[i] if i < len(shapes) else None
+
+
+def _packs_columns(shapes, n: int) -> bool:
+    """Many scalar columns, one model input: predict_batch_udf wants them in one struct (it turns
+    the struct's fields into the columns of an (n, k) array)."""
+    return n > 1 and shapes is not None and not isinstance(shapes, Mapping) and len(shapes) == 1
+
+
+def _checked(column, i: int, shape, row_id):
+    return check_column(column, column_name(column, i), shape, row_id)
+
+
+def _packed(columns):
+    from pyspark.sql import functions as F
+
+    names = [column_name(c, i) for i, c in enumerate(columns)]
+    return F.struct(*[_as_column(c).alias(n) for c, n in zip(columns, names)])
+
+
+def _set_aside(columns, shapes):
+    """(the first reason a row is bad or null, the inputs with a bad row's values as nulls)."""
+    from pyspark.sql import functions as F
+
+    names = [column_name(c, i) for i, c in enumerate(columns)]
+    reasons = [column_reason(c, n, shape) for c, n, shape in zip(columns, names, shapes)]
+    reason = F.coalesce(*reasons) if len(reasons) > 1 else reasons[0]
+    inputs = [
+        _stand_in(_as_column(c), shape, reason).alias(n)
+        for c, n, shape in zip(columns, names, shapes)
+    ]
+    return reason, inputs
+
+
 def _stand_in(col, shape, reason):
-    """The column, with a bad row's value replaced by nulls the model wrapper recognises.
+    """The column, with a bad row's value replaced by nulls the model wrapper recognises
+    (:func:`~dl_helpers.udfs._quarantine.skip_bad_rows`).
 
     An array input gets an array of nulls of the expected size (a null row or a row of the
     wrong length could not be stacked into the batch's tensor); a scalar gets null.
@@ -471,56 +357,3 @@ def _stand_in(col, shape, reason):
     else:
         filler = F.lit(None)
     return F.when(reason.isNotNull(), filler).otherwise(col)
-
-
-def _with_reason(out, reason, flagged):
-    """struct<prediction, error>: the prediction, or null and the reason for a bad row.
-
-    With the model's own bad-row flag (``flagged``) the reason is computed for bad rows only;
-    without it (a struct return type) the checks run again on every row.
-    """
-    from pyspark.sql import functions as F
-
-    if flagged is None:
-        return F.struct(
-            F.when(reason.isNull(), out).alias(PREDICTION_FIELD), reason.alias(ERROR_FIELD)
-        )
-    bad = out[BAD_FIELD] == 1  # predict_batch_udf has no boolean outputs
-    # A flagged row always has a reason (the checks put the nulls there); never a null error.
-    why = F.coalesce(reason, F.lit("the model input holds a null or NaN"))
-    return F.struct(
-        F.when(~bad, out[PREDICTION_FIELD]).alias(PREDICTION_FIELD),
-        F.when(bad, why).alias(ERROR_FIELD),
-    )
-
-
-def split_quarantined(df, column: str, reason_column: str = "reason"):
-    """Split ``df`` on a quarantine-mode result ``column`` into ``(good, quarantined)``.
-
-    ``good``: the rows that have a prediction, with ``column`` holding the prediction itself.
-    ``quarantined``: the other rows, without ``column``, with ``reason_column`` saying what was
-    wrong. Both are lazy: split a result that is written (or cached) already, or each of them
-    runs the model again.
-    """
-    from pyspark.sql import functions as F
-
-    result = F.col(column)
-    good = df.where(result[ERROR_FIELD].isNull()).withColumn(column, result[PREDICTION_FIELD])
-    bad = (
-        df.where(result[ERROR_FIELD].isNotNull())
-        .withColumn(reason_column, result[ERROR_FIELD])
-        .drop(column)
-    )
-    return good, bad
-
-
-def count_quarantined(df, column: str) -> dict[str, int]:
-    """``{"rows", "good", "quarantined"}`` counts of a quarantine-mode result, in one pass."""
-    from pyspark.sql import functions as F
-
-    row = df.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count(F.col(column)[ERROR_FIELD]).alias("quarantined"),
-    ).first()
-    rows, bad = int(row["rows"]), int(row["quarantined"])
-    return {"rows": rows, "good": rows - bad, "quarantined": bad}

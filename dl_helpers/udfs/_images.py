@@ -1,17 +1,13 @@
-"""Image classification from encoded images: decode, preprocess and the model in one UDF.
+"""Image classification from encoded images: decode, preprocess and the model in one UDF, so
+only the JPEG/PNG bytes cross from the JVM to Python (not decoded float tensors, ~12x larger).
 
-Handing decoded float32 tensors from one UDF to the next sends ~600 KB a row (a 224x224 RGB
-image) back through the JVM and into the next Python worker. Keeping the JPEG/PNG bytes in
-the column and doing everything in the model's UDF (the *fused* design) moves ~50 KB a row
-once, and costs nothing extra per image in Python.
+Usage::
 
-:func:`image_predict_udf` builds that UDF on a native Arrow UDF (:mod:`dl_helpers.udfs`):
-per row it opens the encoded bytes with PIL (``mode`` converts them, e.g. to RGB), calls the
-user's ``preprocess(image) -> np.ndarray`` (resize, crop, normalise: whatever the model wants,
-or nothing: a uint8 HWC array stays uint8), stacks ``batch_size`` of them and calls
-``predict`` from ``make_predict_fn()``, as ``predict_batch_udf`` would. The model is made
-once per Python worker. A null, undecodable or odd-shaped image fails with a message naming the
-column and row.
+    from dl_helpers.udfs import image_predict_udf
+
+    classify = image_predict_udf(make_predict_fn, return_type=ArrayType(FloatType()),
+                                 batch_size=32, preprocess=resize_and_normalise, row_id="id")
+    preds = images.withColumn("logits", classify("content"))
 """
 
 from __future__ import annotations
@@ -22,8 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dl_helpers.udfs._arrow import batched_arrow_udf
 from dl_helpers.udfs._checks import column_name, row_suffix
-from dl_helpers.udfs._tensors import batched_arrow_udf
 
 # NOTE: PIL, pyarrow and pyspark are imported inside the functions (import dl_helpers stays
 # cheap; PIL is needed only where images are decoded).
@@ -94,7 +90,10 @@ def image_predict_udf(
     mode: str | None = "RGB",
     row_id: str | None = None,
 ) -> Callable:
-    """A predict UDF on a column of encoded images (see the module doc).
+    """A predict UDF on a column of encoded images: per row, the bytes are opened with PIL and
+    handed to ``preprocess``; ``batch_size`` results are stacked for ``predict``, made once per
+    Python worker by ``make_predict_fn()``, as in ``predict_batch_udf``. A null, undecodable or
+    odd-shaped image fails with a message naming the column and row.
 
     ``preprocess(image)`` gets a PIL image (converted to ``mode``; with ``mode=None`` it is only
     opened, and decoded when ``preprocess`` reads it) and returns an array of one shape for

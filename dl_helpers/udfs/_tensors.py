@@ -1,26 +1,16 @@
-"""Tensor columns: raw bytes with their dtype and shape, and a predict UDF that reads them.
+"""Tensor columns: each row's tensor as raw bytes in a ``binary`` column (C order), its dtype and
+shape in the column's metadata (kept in Parquet), and :func:`tensor_predict_udf`, the fast path
+that reads them into numpy without one Python object per row.
 
-Moving rows of a few KB between the JVM and Python costs more than a small model: an
-``array<float>`` column is turned into one Python object per row on the way (pandas), and
-``predict_batch_udf`` stacks them again. A *tensor column* stores each row's tensor as raw
-bytes in a ``binary`` column (C order), with the dtype and shape recorded in the column's
-metadata (``TENSOR_METADATA_KEY``), which Spark keeps in Parquet files it writes and reads:
+Usage::
 
-- :func:`write_tensors` / :func:`tensor_table`: numpy arrays on the driver -> Parquet / Arrow;
-- :func:`to_tensor_column`: a Spark array column -> a tensor column (checked like
-  ``checked_predict_batch_udf`` checks its inputs), to write once and read many times;
-- :func:`tensor_spec`: the :class:`TensorSpec` recorded on a DataFrame's column.
+    from dl_helpers.udfs import tensor_predict_udf, tensor_spec, write_tensors
 
-:func:`tensor_predict_udf` is the fast path: a native Arrow UDF (iterator form) that views each
-Arrow batch's data buffer with ``np.frombuffer`` (no per-row objects), hands ``predict`` arrays
-of ``batch_size`` rows and builds the Arrow result from the returned arrays. Same contract as
-``predict_batch_udf``: ``make_predict_fn()`` -> ``predict(np.ndarray, ...)`` returning an
-array (or a dict of arrays for a struct ``return_type``), the model made once per Python worker
-(in the cache predict_batch_udf uses), batches that never span Arrow batches; uint8 stays uint8.
-Bad rows fail with the messages of :mod:`dl_helpers.udfs`.
-
-:func:`batched_arrow_udf` is the machinery underneath, for other column layouts
-(:mod:`dl_helpers.udfs` decodes JPEG/PNG bytes with it).
+    write_tensors("data/x", {"id": ids, "x": images})        # (n, 28, 28) uint8 -> Parquet
+    df = spark.read.parquet("data/x")
+    udf = tensor_predict_udf(make_predict_fn, return_type=ArrayType(FloatType()),
+                             batch_size=256, input_tensor_shapes=[tensor_spec(df, "x")])
+    preds = df.withColumn("logits", udf("x"))
 """
 
 from __future__ import annotations
@@ -34,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dl_helpers.udfs._arrow import arrow_udf, batched_arrow_udf, tensor_array
 from dl_helpers.udfs._checks import check_column, column_name, row_suffix
 
 # NOTE: pyspark and pyarrow are imported inside the functions so that importing dl_helpers
@@ -90,19 +81,6 @@ def tensor_spec(df, column: str) -> TensorSpec:
 
 # ---------------------------------------------------------------------------------------------
 # Writing tensor columns
-
-
-def tensor_array(x: np.ndarray):
-    """(n, *shape) numpy array -> ``pa.BinaryArray`` of n rows of raw bytes (one copy at most)."""
-    import pyarrow as pa
-
-    x = np.ascontiguousarray(x)
-    n = len(x)
-    per_row = x[0].nbytes if n else 0
-    if n * per_row >= 2**31:
-        raise ValueError(f"{n * per_row} bytes is too much for one Arrow array: write in chunks")
-    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(per_row)
-    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(x)])
 
 
 def tensor_table(columns: Mapping[str, object]):
@@ -189,7 +167,7 @@ def to_tensor_column(
     rid = F.col(row_id) if row_id else None
     checked = check_column(column, name, list(spec.shape), rid)
     args = [checked] + ([rid] if rid is not None else [])
-    pack = _arrow_udf(_Packer(spec, name, rid is not None), "binary", iterator=False)
+    pack = arrow_udf(_Packer(spec, name, rid is not None), "binary", iterator=False)
     return pack(*args).alias(name, metadata=spec.metadata())
 
 
@@ -297,147 +275,7 @@ def _first_nan_row(x: np.ndarray):
 
 
 # ---------------------------------------------------------------------------------------------
-# Predictions -> Arrow
-
-
-def arrow_result(preds, return_type, n: int):
-    """``predict``'s output (an array, or a dict of arrays for a struct) -> a ``pa.Array`` of
-    ``return_type``, the way ``predict_batch_udf`` accepts it: scalar types from 1-D arrays,
-    ``ArrayType`` from 2-D arrays (n, k), ``BinaryType`` from (n, ...) arrays (raw bytes)."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_type
-    from pyspark.sql.types import ArrayType, BinaryType, StructType
-
-    target = to_arrow_type(return_type)
-    if isinstance(return_type, StructType):
-        if not isinstance(preds, Mapping):
-            raise ValueError(
-                "Prediction results for StructType must be a dictionary of arrays "
-                f"(one per field), got: {type(preds).__name__}"
-            )
-        names = return_type.names
-        if set(preds) != set(names):
-            raise ValueError(
-                "Prediction result columns did not match expected return_type "
-                f"columns: expected {names}, got: {list(preds)}"
-            )
-        children = [arrow_result(preds[f.name], f.dataType, n) for f in return_type.fields]
-        return pa.StructArray.from_arrays(children, fields=list(target))
-    a = np.asarray(preds)
-    if len(a) != n:
-        raise ValueError(
-            f"Prediction results must have same length as input data: got {len(a)} for {n} rows"
-        )
-    if isinstance(return_type, BinaryType):
-        return tensor_array(a).cast(target)
-    if isinstance(return_type, ArrayType):
-        if a.ndim != 2:
-            raise ValueError("Prediction results for ArrayType must be two-dimensional.")
-        k = a.shape[1]
-        values = _numpy_to_arrow(a.reshape(-1), target.value_type)
-        offsets = np.arange(0, (n + 1) * k, k, dtype=np.int32)
-        offsets = pa.Array.from_buffers(pa.int32(), n + 1, [None, pa.py_buffer(offsets)])
-        return pa.ListArray.from_arrays(offsets, values, type=target)
-    if a.ndim != 1:
-        raise ValueError("Prediction results for scalar types must be one-dimensional.")
-    return _numpy_to_arrow(a, target)
-
-
-def _numpy_to_arrow(a: np.ndarray, target):
-    """A 1-D numpy array -> a ``pa.Array`` of ``target`` (numbers: numpy casts, Arrow wraps the
-    memory; ``pa.array(a, type=...)`` takes a slow element-wise path even for the same type)."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(target) or pa.types.is_floating(target):
-        return pa.array(np.ascontiguousarray(a, dtype=target.to_pandas_dtype()))
-    return pa.array(a, type=target)
-
-
-# ---------------------------------------------------------------------------------------------
-# The UDFs
-
-
-def _arrow_udf(fn, return_type, iterator: bool):
-    import warnings
-
-    from pyspark.sql.functions import ArrowUDFType, arrow_udf
-
-    kind = ArrowUDFType.SCALAR_ITER if iterator else ArrowUDFType.SCALAR
-    with warnings.catch_warnings():
-        # The bodies are callable objects (picklable, no closures); Spark would rather read
-        # type hints, but the kind given here says the same.
-        warnings.filterwarnings("ignore", message=".*type hints for arrow UDF")
-        return arrow_udf(fn, return_type, kind)
-
-
-class _BatchedPredict:
-    """The iterator Arrow UDF's body (pickled to the workers)."""
-
-    def __init__(self, make_predict_fn, read_inputs, return_type, batch_size, key, has_row_id):
-        self.make_predict_fn = make_predict_fn
-        self.read_inputs = read_inputs
-        self.return_type = return_type
-        self.batch_size = batch_size
-        self.key = key
-        self.has_row_id = has_row_id
-
-    def predict_fn(self):
-        from pyspark.ml.model_cache import ModelCache
-
-        fn = ModelCache.get(self.key)
-        if fn is None:
-            fn = self.make_predict_fn()
-            ModelCache.add(self.key, fn)
-        return fn
-
-    def __call__(self, batches):
-        import pyarrow as pa
-
-        predict = self.predict_fn()
-        for batch in batches:
-            arrays = list(batch) if isinstance(batch, tuple) else [batch]
-            ids = arrays.pop() if self.has_row_id else None
-            n = len(arrays[0])
-            if n == 0:
-                yield pa.array([], type=_target(self.return_type))
-                continue
-            inputs = self.read_inputs(arrays, ids)
-            parts = []
-            for lo in range(0, n, self.batch_size):
-                # A copy per model batch: predict gets writable arrays, as from predict_batch_udf.
-                xs = [np.array(x[lo : lo + self.batch_size]) for x in inputs]
-                m = len(xs[0])
-                parts.append(arrow_result(predict(*xs), self.return_type, m))
-            yield parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
-
-
-def _target(return_type):
-    from pyspark.sql.pandas.types import to_arrow_type
-
-    return to_arrow_type(return_type)
-
-
-def batched_arrow_udf(
-    make_predict_fn: Callable,
-    read_inputs: Callable,
-    *,
-    return_type,
-    batch_size: int,
-    has_row_id: bool = False,
-    key=None,
-):
-    """An iterator Arrow UDF: per Arrow batch, ``read_inputs(arrays, ids)`` gives the model's
-    numpy inputs (one per column, n rows each), ``predict`` runs on ``batch_size`` rows at a
-    time, and its outputs become the Arrow result (see :func:`arrow_result`). With
-    ``has_row_id`` the last column is the row id, handed to ``read_inputs`` for its messages.
-    ``make_predict_fn`` runs once per Python worker (cached under ``key``, like
-    predict_batch_udf's models)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    body = _BatchedPredict(
-        make_predict_fn, read_inputs, return_type, batch_size, key or uuid.uuid4(), has_row_id
-    )
-    return _arrow_udf(body, return_type, iterator=True)
+# The UDF
 
 
 class _ReadTensors:
@@ -471,6 +309,13 @@ def tensor_predict_udf(
     row_id: str | None = None,
 ) -> Callable:
     """The fast path: a predict UDF on tensor columns (or flat Spark array columns).
+
+    A native Arrow UDF (iterator form) views each Arrow batch's data buffer with
+    ``np.frombuffer``, hands ``predict`` arrays of ``batch_size`` rows (batches never span Arrow
+    batches; uint8 stays uint8) and builds the Arrow result from the returned arrays. The
+    contract is ``predict_batch_udf``'s: ``make_predict_fn()`` -> ``predict(np.ndarray, ...)``
+    returning an array (or a dict of arrays for a struct ``return_type``), made once per Python
+    worker in the cache predict_batch_udf uses.
 
     ``input_tensor_shapes`` has one entry per input column: a :class:`TensorSpec` for a tensor
     column (``tensor_spec(df, "x")`` reads it from the column), or a shape such as ``[784]`` /
