@@ -5,8 +5,9 @@ Usage::
 
     from dl_helpers.jobs import SparkProgress, run_chunked, timed_run
 
-    with SparkProgress(spark, total_rows=n):
-        run_chunked(spark, preds, output_uri, id_column="id", num_chunks=8)
+    with SparkProgress(spark, total=n):
+        seconds = timed_run(preds)                 # the whole plan, to Spark's noop sink
+    run_chunked(df, add_predictions, output_uri, id_column="id", num_chunks=8, progress=True)
 """
 
 from dl_helpers.jobs._progress import SparkProgress

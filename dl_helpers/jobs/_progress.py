@@ -1,41 +1,11 @@
-"""A live progress bar for Spark jobs, fed by Spark's status tracker (or Spark Connect's reports).
+"""A live progress bar for the Spark jobs a block starts: tasks done, rows per second, time left,
+from Spark's status tracker (on Spark Connect: the progress reports the server sends).
 
-::
+Usage::
 
-    with SparkProgress(spark, total=num_rows, unit="rows", label="classify"):
+    with SparkProgress(spark, total=num_rows, unit="rows", label="classify") as bar:
         preds.write.parquet(path)
-
-Every job the block starts (from this thread) carries a job tag; a driver thread polls
-``sc.statusTracker()`` for those jobs' stages and shows tasks done/total, rows per second and the
-time left. On a Spark Connect session (no SparkContext, no status tracker) the block's operations
-carry a Connect tag (``spark.addTag``) and the stages come from the progress reports the server
-sends with each operation (``spark.registerProgressHandler``); see "On Spark Connect" below.
-Rows are estimated from the share of tasks done, so ``total`` should be the rows the block's jobs
-go through (evenly split partitions make the estimate good); without it the bar shows tasks only.
-In a Jupyter kernel the bar is one output line updated in place (an IPython display handle, no
-widget library), and a plain line is also printed every ``print_every`` seconds, which is what
-papermill logs and executed notebooks keep; elsewhere only plain lines are printed. When the
-block ends, normally or by an exception, the thread stops, a last line says "done" or "failed"
-with the totals, and the exception goes on unchanged.
-
-:meth:`SparkProgress.step` lets a caller that runs a sequence of jobs of known size (the chunks
-of :func:`dl_helpers.jobs.run_chunked`) say how many rows the next jobs cover.
-
-**On Spark Connect** the lines, ``summary`` and :class:`Snapshot` have the same fields, filled from
-the server's progress reports, with these differences:
-
-- A "job" is a Connect operation (one action: a write, a ``count()``), which may run several
-  Spark jobs; ``step`` separates operations.
-- The server reports every ``spark.connect.progress.reportInterval`` (2 s by default; a session
-  setting, so ``spark.conf.set("spark.connect.progress.reportInterval", "500ms")`` makes the bar
-  move more often), so the bar moves at that pace, and an operation that ends before its first
-  report is not counted. The last report of an operation can be older than its end: when the block
-  ends without an exception, every stage of a finished operation that had started counts as
-  complete, and a stage that never started (a skipped stage, as on classic) counts for nothing.
-- Tasks done count every task that ended, failed or killed ones too, so a failed block can
-  show all tasks done.
-- ``failed_jobs`` stays 0: the reports do not say whether an operation failed. A failure shows
-  as the exception leaving the block ("failed (...)"); one caught inside the block is not seen.
+    bar.summary        # {"state": "done", "tasks": ..., "rows": ..., "rows_per_s": ...}
 """
 
 from __future__ import annotations
@@ -60,7 +30,7 @@ class Snapshot:
     items_done: float | None = None  # estimated, when a total was given
     items_total: int | None = None
     elapsed: float = 0.0
-    failed_jobs: int = 0  # always 0 on Spark Connect (module doc)
+    failed_jobs: int = 0  # always 0 on Spark Connect: its reports do not say
 
     @property
     def rate(self) -> float | None:
@@ -98,9 +68,15 @@ def _in_kernel() -> bool:
 
 
 class SparkProgress:
-    """Context manager showing the progress of the Spark jobs started inside it (module doc).
+    """Context manager showing the progress of the Spark jobs started inside it (from this
+    thread): they carry a job tag (a Connect tag, ``spark.addTag``, on Spark Connect), and a
+    driver thread polls their stages. In a Jupyter kernel the bar is one output line updated in
+    place, and a plain line is printed every ``print_every`` seconds (what papermill keeps); a
+    last line says "done" or "failed" with the totals, and an exception from the block goes on.
 
-    ``total``: rows (or images, ``unit``) the jobs go through, for rates and time left.
+    ``total``: rows (or images, ``unit``) the jobs go through, for rates and time left; rows are
+    estimated from the share of tasks done (evenly split partitions make it good). Without it
+    the bar shows tasks only.
     ``interval``: seconds between polls (and display updates; on Spark Connect the numbers change
     as the server's reports arrive). ``print_every``: seconds between plain lines (default 30 in
     a kernel, 10 elsewhere); the last line is always printed.
@@ -180,7 +156,14 @@ class SparkProgress:
             yield job_id, d, n, job.status == "FAILED"
 
     def _connect_jobs(self):
-        """(operation id, tasks done, tasks, False) of each tagged operation (module doc)."""
+        """(operation id, tasks done, tasks, False) of each tagged operation.
+
+        A Connect operation (one action) may run several Spark jobs. Its last report can predate
+        its end, so when the block ends without an exception every started stage of an ended
+        operation counts as complete (a stage never started, a skipped one, counts for nothing).
+        Tasks done count every task that ended, failed or killed ones too; the reports do not
+        say whether an operation failed.
+        """
         with self._ops_lock:
             ops = list(self._ops.items())
         for op_id, (stages, ended) in ops:
@@ -193,7 +176,9 @@ class SparkProgress:
             yield op_id, d, n, False
 
     def _on_progress(self, stages, inflight_tasks, operation_id, done) -> None:
-        """Spark Connect progress handler: called in the thread that runs the operation."""
+        """Spark Connect progress handler: called in the thread that runs the operation, every
+        ``spark.connect.progress.reportInterval`` (2 s by default); an operation that ends before
+        its first report is not seen."""
         if operation_id is None or self.tag not in self.spark.getTags():
             return
         stages = [(s.num_tasks, s.num_completed_tasks, s.done) for s in stages or []]
@@ -220,7 +205,9 @@ class SparkProgress:
         return snap
 
     def step(self, items: int) -> None:
-        """The jobs from now on go through ``items`` rows (the previous step's are done)."""
+        """The jobs from now on go through ``items`` rows (the previous step's are done): for a
+        sequence of jobs of known size, such as the chunks of ``run_chunked``. On Spark Connect
+        it separates operations."""
         with self._lock:
             if self._stepped:
                 self._base_items += self._step_items or 0

@@ -1,49 +1,21 @@
-"""Resumable batch inference: a DataFrame transform written to Parquet in committed chunks.
+"""Resumable batch inference: a DataFrame transform written to Parquet in committed chunks
+(ranges of an integer id column); a rerun after a failure skips the committed chunks, removes
+what a crash left half-written and writes the rest.
 
-``run_chunked(df, transform, output, id_column="id", num_chunks=16)`` splits ``df`` into ranges
-of its integer id column, and for each range writes ``transform(rows of that range)`` under
-``output``. Run it again after a failure (a killed driver, a lost cluster) with the same
-arguments and it skips the chunks already committed, removes what a crash left half-written and
-writes the rest: every input row ends up in exactly one committed chunk, and no finished chunk
-is computed twice.
+Usage::
 
-Layout of ``output``::
+    from dl_helpers.jobs import read_committed, run_chunked
+
+    run = run_chunked(df, lambda part: part.withColumn("pred", udf("x")), "out/preds",
+                      id_column="id", num_chunks=16)
+    spark.read.parquet("out/preds")      # after a complete run; read_committed(spark, path) before
+
+Layout of the output folder::
 
     _plan.json               the chunks: id column, id bounds, row count (first run; checked later)
     chunk=00003/             a committed chunk's Parquet files (Spark's own _SUCCESS inside)
     _chunks/00003.json       its commit marker: id range, rows, seconds, the run that wrote it
     _tmp/<run>/chunk=00004/  a chunk being written
-
-**What makes a chunk committed**: both its folder ``chunk=N`` and its marker
-``_chunks/N.json``. A chunk is written by Spark into ``_tmp/<run>/chunk=N`` (Spark's commit
-protocol puts ``_SUCCESS`` there last), that folder is renamed to ``chunk=N`` (one atomic rename
-on a local or HDFS file system), and then the marker is written (to a temporary name, renamed
-into place). **A half-written chunk**, whatever the moment of the crash, is one of: files under
-``_tmp/`` (removed by the next run), or a ``chunk=N`` folder without a marker (a crash between
-the rename and the marker, or a partial copy on an object store, where a rename is a copy):
-removed and written again. A marker is never written for a folder that is not complete, so a
-rerun trusts exactly the marked chunks.
-
-``spark.read.parquet(output)`` reads every ``chunk=N`` folder (files and folders whose name
-starts with ``_`` are ignored by Spark) and adds a ``chunk`` column: after a complete run that is
-the whole result. :func:`read_committed` reads only the marked chunks, for a run that is still
-going or was cut short. Two runs must not write to the same output at the same time.
-
-Chunks are id ranges, not Spark partitions: a filter on the id selects a chunk's rows and, on a
-Parquet input, skips the row groups outside the range, where a partition number would make every
-chunk scan the whole input. The ranges split ``[min id, max id]`` evenly, so gaps or skew in the
-ids make chunks of uneven size. The plan is fixed by the first run; a rerun whose input has other
-id bounds or another row count is refused rather than resumed.
-
-**Where the file operations run.** On a classic session the markers, listings, renames and
-deletions go through Hadoop's FileSystem in the driver's JVM, so ``output`` can be any scheme
-Spark writes (``hdfs:``, ``s3a:``, ``gs:``, local). A Spark Connect session has no JVM on this
-side: there they are done with Python's ``os`` calls, which needs ``output`` to be a local path or
-a ``file:`` URI that this process and the cluster see at the same path (a mounted shared folder).
-Another scheme on Connect is refused with an error naming the path. The commit protocol rests on
-listing, renaming and deleting folders, which Spark's DataFrame API cannot do: markers written as
-DataFrames (``df.write.text``) would still leave half-written chunk folders that nothing could
-remove, and a plain ``spark.read.parquet(output)`` would read them.
 """
 
 from __future__ import annotations
@@ -216,7 +188,13 @@ def _local_path(root: str) -> str | None:
 
 
 def _file_system(spark, root: str):
-    """Hadoop's FileSystem on a classic session; ``os`` on a local path over Spark Connect."""
+    """Hadoop's FileSystem in the driver's JVM on a classic session (any scheme Spark writes);
+    ``os`` on a Spark Connect session, which has no JVM on this side, so there ``root`` must be a
+    local path or ``file:`` URI seen at the same path by this process and the cluster.
+
+    The commit protocol lists, renames and deletes folders, which the DataFrame API cannot do:
+    markers written as DataFrames would leave half-written chunk folders nothing could remove.
+    """
     from dl_helpers.session._spark import SparkConnectUnsupported, context_or_none
 
     if context_or_none(spark) is not None:
@@ -242,8 +220,14 @@ def marker_name(index: int) -> str:
     return f"{index:05d}.json"
 
 
-def make_plan(spark, df, id_column: str, num_chunks: int) -> dict:
-    """Id bounds and row count of ``df`` (one pass over the id column) and the chunk ranges."""
+def make_plan(df, id_column: str, num_chunks: int) -> dict:
+    """Id bounds and row count of ``df`` (one pass over the id column) and the chunk ranges.
+
+    Chunks are id ranges, not Spark partitions: a filter on the id selects a chunk's rows and, on
+    a Parquet input, skips the row groups outside the range, where a partition number would make
+    every chunk scan the whole input. The ranges split ``[min id, max id]`` evenly, so gaps or
+    skew in the ids make chunks of uneven size.
+    """
     from pyspark.sql import functions as F
     from pyspark.sql.types import IntegralType
 
@@ -289,7 +273,8 @@ def _same_plan(a: dict, b: dict) -> bool:
 
 
 def committed_chunks(fs) -> set[int]:
-    """Chunks with both their folder and their marker."""
+    """Chunks with both their folder ``chunk=N`` and their marker ``_chunks/N.json``: a marker is
+    written only after its folder is complete (see :func:`_commit_chunk`)."""
     folders = {n for n in fs.names() if n.startswith(CHUNK_PREFIX)}
     marked = {
         int(n.split(".")[0])
@@ -299,8 +284,10 @@ def committed_chunks(fs) -> set[int]:
     return {i for i in marked if chunk_name(i) in folders}
 
 
-def _clean(fs, plan_chunks: int) -> list[str]:
-    """Remove what a crash can leave: temporary folders, unmarked chunk folders, stray markers."""
+def _clean(fs) -> list[str]:
+    """Remove what a crash can leave: temporary folders (``_tmp/``), unmarked chunk folders (a
+    crash between the rename and the marker, or a partial copy on an object store, where a
+    rename is a copy) and stray markers. Returns the paths removed."""
     removed = []
     if fs.exists(TEMP_DIR):
         removed.append(fs.uri(TEMP_DIR))
@@ -330,44 +317,32 @@ def run_chunked(
     progress: bool | dict = False,
     stop_after: int | None = None,
 ) -> ChunkedRun:
-    """Write ``transform(df)`` to ``output`` in committed chunks; a rerun resumes (module doc).
+    """Write ``transform(df)`` to ``output`` in committed chunks; a rerun with the same arguments
+    resumes, so every input row ends up in exactly one committed chunk and no committed chunk is
+    computed twice.
 
     ``transform`` takes a DataFrame (a chunk of ``df``'s rows) and returns the DataFrame to write;
     it must keep one output row per input row for the counts to mean anything, and should keep
     the id column. ``progress`` shows a :class:`dl_helpers.jobs.SparkProgress` bar over the
     chunks still to write (a dict passes its options). ``stop_after`` writes at most that many
-    chunks in this call (for trying the resume path). Returns a :class:`ChunkedRun`.
+    chunks in this call (for trying the resume path). The plan is fixed by the first run: a rerun
+    whose input has other id bounds or another row count is refused. Two runs must not write to
+    the same output at the same time. Returns a :class:`ChunkedRun`.
     """
-    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     spark = df.sparkSession
     t0 = time.perf_counter()
     fs = _file_system(spark, output)
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    plan = make_plan(spark, df, id_column, num_chunks)
-    if fs.exists(PLAN_FILE):
-        old = fs.read_json(PLAN_FILE)
-        if not _same_plan(old, plan):
-            raise ValueError(
-                f"{fs.uri()} holds chunks of another input or plan (first run: ids "
-                f"{old.get('min')}..{old.get('max')}, {old.get('rows')} rows, "
-                f"{old.get('num_chunks')} chunks of {old.get('id_column')!r}; now: ids "
-                f"{plan['min']}..{plan['max']}, {plan['rows']} rows, {num_chunks} chunks of "
-                f"{id_column!r}); remove it or write elsewhere"
-            )
-    else:
-        fs.mkdirs()
-        fs.write_json(plan, PLAN_FILE)
+    plan = _fixed_plan(fs, make_plan(df, id_column, num_chunks))
     bounds = plan["bounds"]
     n_chunks = max(len(bounds) - 1, 0)
     result = ChunkedRun(output=fs.uri(), chunks=n_chunks, run_id=run_id)
-    result.cleaned = _clean(fs, n_chunks)
+    result.cleaned = _clean(fs)
     done = committed_chunks(fs)
     result.skipped = sorted(done)
-    todo = [i for i in range(n_chunks) if i not in done]
-    if stop_after is not None:
-        todo = todo[:stop_after]
+    todo = [i for i in range(n_chunks) if i not in done][:stop_after]
 
     span = max(plan["max"] - plan["min"] + 1, 1) if n_chunks else 1
 
@@ -378,32 +353,10 @@ def run_chunked(
     c = F.col(id_column)
     with bar:
         for i in todo:
-            t_chunk = time.perf_counter()
-            lo, hi = bounds[i], bounds[i + 1]
-            tmp = (TEMP_DIR, run_id, chunk_name(i))
             bar.step(estimated_rows(i))
-            # The rows written are counted by the write job itself (no second pass).
-            seen = Observation(f"{run_id}-{i}")
-            out = transform(df.where((c >= lo) & (c < hi)))
-            out.observe(seen, F.count(F.lit(1)).alias("rows")).write.parquet(fs.uri(*tmp))
-            rows = int(seen.get["rows"])
-            fs.rename(tmp, (chunk_name(i),))
-            fs.mkdirs(MARKERS_DIR)
-            fs.write_json(
-                {
-                    "chunk": i,
-                    "id_min": lo,
-                    "id_max_excl": hi,
-                    "rows": rows,
-                    "seconds": round(time.perf_counter() - t_chunk, 3),
-                    "run": run_id,
-                    "committed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                },
-                MARKERS_DIR,
-                marker_name(i),
-            )
+            part = transform(df.where((c >= bounds[i]) & (c < bounds[i + 1])))
+            result.rows_written += _commit_chunk(fs, part, i, bounds[i], bounds[i + 1], run_id)
             result.ran.append(i)
-            result.rows_written += rows
     result.progress_lines = list(getattr(bar, "lines", []))
     result.progress_summary = dict(getattr(bar, "summary", {}))
     fs.delete(TEMP_DIR, run_id)
@@ -411,6 +364,56 @@ def run_chunked(
         fs.delete(TEMP_DIR)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _fixed_plan(fs, plan: dict) -> dict:
+    """The plan of the first run: written now, or read back and checked against ``plan``."""
+    if not fs.exists(PLAN_FILE):
+        fs.mkdirs()
+        fs.write_json(plan, PLAN_FILE)
+        return plan
+    old = fs.read_json(PLAN_FILE)
+    if not _same_plan(old, plan):
+        raise ValueError(
+            f"{fs.uri()} holds chunks of another input or plan (first run: ids "
+            f"{old.get('min')}..{old.get('max')}, {old.get('rows')} rows, "
+            f"{old.get('num_chunks')} chunks of {old.get('id_column')!r}; now: ids "
+            f"{plan['min']}..{plan['max']}, {plan['rows']} rows, {plan['num_chunks']} chunks of "
+            f"{plan['id_column']!r}); remove it or write elsewhere"
+        )
+    return plan
+
+
+def _commit_chunk(fs, part, i: int, lo: int, hi: int, run_id: str) -> int:
+    """Write chunk ``i`` (the DataFrame ``part``) and commit it; returns its row count.
+
+    Spark writes into ``_tmp/<run>/chunk=N`` (its commit protocol puts ``_SUCCESS`` there last),
+    the folder is renamed to ``chunk=N`` (one atomic rename on a local or HDFS file system), then
+    the marker is written (to a temporary name, renamed into place). A crash at any moment leaves
+    either files under ``_tmp/`` or a folder without a marker, both removed by :func:`_clean`.
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    t0 = time.perf_counter()
+    tmp = (TEMP_DIR, run_id, chunk_name(i))
+    # The rows written are counted by the write job itself (no second pass).
+    seen = Observation(f"{run_id}-{i}")
+    part.observe(seen, F.count(F.lit(1)).alias("rows")).write.parquet(fs.uri(*tmp))
+    rows = int(seen.get["rows"])
+    fs.rename(tmp, (chunk_name(i),))
+    fs.mkdirs(MARKERS_DIR)
+    marker = {
+        "chunk": i,
+        "id_min": lo,
+        "id_max_excl": hi,
+        "rows": rows,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "run": run_id,
+        "committed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    fs.write_json(marker, MARKERS_DIR, marker_name(i))
+    return rows
 
 
 class _NoProgress:
