@@ -5,9 +5,10 @@ Usage::
 
     from dl_helpers.llm import chat_model, generate_fn, return_type
 
-    source = chat_model("Qwen/Qwen2.5-0.5B-Instruct")
-    udf = predict_batch_udf(generate_fn(load, max_new_tokens=64),
+    source = chat_model("Qwen/Qwen2.5-0.5B-Instruct")       # SmolLM2 offline
+    udf = predict_batch_udf(generate_fn(source.load, max_new_tokens=64),
                             return_type=return_type(), batch_size=8)
+    answers = df.withColumn("answer", udf("prompt", "id"))  # struct<text, new_tokens>
 """
 
 from dl_helpers.llm._generation import check_prompts, generate, generate_fn, return_type

@@ -1,18 +1,17 @@
-"""Batched greedy generation in Spark tasks, and the prompt checks that every path shares.
+"""Batched greedy generation in Spark tasks, and the prompt checks that every path shares: a
+null or empty prompt, or one too long for the context, raises naming its row (never a silent
+empty answer or a truncated prompt).
 
-:func:`generate_fn` is a ``make_predict_fn`` for ``predict_batch_udf`` with two input columns
-(prompt, row id) and a struct output (``text``, ``new_tokens``). Each prompt becomes a chat
-(``system`` message optional) through the tokenizer's chat template; batches are left-padded and
-decoded greedily for at most ``max_new_tokens``. A null or empty prompt, or one that with
-``max_new_tokens`` does not fit the model's context, raises an error naming the row: never a
-silent empty answer or a truncated prompt.
+Usage::
+
+    udf = predict_batch_udf(generate_fn(source.load, max_new_tokens=64, system="Be brief."),
+                            return_type=return_type(), batch_size=8)
+    df.withColumn("answer", udf("prompt", "id"))
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
-RETURN_FIELDS = ("text", "new_tokens")
 
 
 def return_type():
@@ -101,7 +100,9 @@ def generate(
 def generate_fn(load: Callable, max_new_tokens: int, system: str | None = None) -> Callable:
     """A ``make_predict_fn``: ``load()`` -> (model, tokenizer), run once per Python worker.
 
-    The predict function takes (prompts, row ids) and returns ``{"text", "new_tokens"}``.
+    The predict function takes (prompts, row ids) and returns ``{"text", "new_tokens"}``: each
+    prompt becomes a chat (``system`` message optional) through the tokenizer's chat template,
+    and the batch is left-padded and decoded greedily for at most ``max_new_tokens``.
     """
 
     def make_predict_fn():

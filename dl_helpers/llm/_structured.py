@@ -1,10 +1,12 @@
 """Structured output from a chat model: ask for JSON fields, parse them into a Spark struct,
 and report the rows whose answer did not follow the format (never drop them silently).
 
-``fields`` maps each field name to its allowed values (case-insensitive), or to None for free
-text. :func:`json_instruction` is the sentence to add to a prompt; :func:`parse_answer` reads the
-first JSON object in an answer; :func:`parsed_column` does that in Spark and gives a struct of
-the fields (null where not followed) plus ``followed`` and ``problem``.
+Usage (``fields`` maps each field to its allowed values, case-insensitive, or None for text)::
+
+    fields = {"sentiment": ["positive", "negative"], "topic": None}
+    prompt = review + " " + json_instruction(fields)
+    parsed = answers.withColumn("parsed", parsed_column("answer.text", fields))
+    not_followed(parsed, "id", "parsed")      # {"count", "ids", "problems"}
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def _first_object(text: str) -> str | None:
 
 
 def parse_answer(text: str | None, fields: Fields) -> tuple[dict, str | None]:
-    """({field: value or None}, problem or None). Values are lower-cased strings."""
+    """({field: value or None}, problem or None) from the first JSON object in ``text``; values
+    are lower-cased strings."""
     empty = dict.fromkeys(fields)
     if not text:
         return empty, "no answer"
