@@ -295,8 +295,6 @@ def checked_predict_batch_udf(
         reason, inputs = _set_aside(columns, [_shape_for(shapes, i) for i in range(len(columns))])
         return with_reason(udf(*inputs), reason, flagged)
 
-    apply.udf = udf
-    apply.on_bad_row = on_bad_row
     return apply
 
 
