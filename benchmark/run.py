@@ -239,7 +239,34 @@ def main(argv=None) -> dict:
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; choose from {V.ALL_VARIANTS}")
     args.out.mkdir(parents=True, exist_ok=True)
-    data = ensure_data(args)
+    s = settings(args, ensure_data(args))
+    if args.profile:
+        from benchmark.lib import profile_pipeline
+
+        return profile_pipeline.profile(s, args)
+
+    host = machine()  # load average at the start; the end is added below
+    bench = Benchmark(args, s, names)
+    bench.run_all()
+    summary = summarize(names, bench.runs, bench.setup, V.LABELS, args.cores)
+    result = {
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "machine": host,
+        "versions": versions(),
+        "data": {"path": str(s.data), "images": s.images, "bytes": s.data_bytes},
+        "summary": summary,
+        "runs": bench.runs,
+    }
+    result["machine"]["loadavg_end"] = os.getloadavg()
+    write_outputs(result, args.out)
+    print_table(summary)
+    return result
+
+
+def settings(args, data: Path):
+    """The variants' settings from the command line, with the data set's size filled in."""
+    from benchmark.lib import variants as V
+
     s = V.Settings(
         data=data,
         out=args.out / "predictions",
@@ -252,82 +279,164 @@ def main(argv=None) -> dict:
         malloc_env=MALLOC_ENV if args.malloc == "tuned" else {},
     )
     s.dataset_info()
-    if args.profile:
-        from benchmark.lib import profile_pipeline
+    return s
 
-        return profile_pipeline.profile(s, args)
 
-    import pyarrow.parquet as pq
+class Benchmark:
+    """The chosen variants on one data set: their runtimes, the cold, smoke or warm runs, and
+    every timed run so far (``runs``) with the untimed runtime start per variant (``setup``)."""
 
-    host = machine()  # load average at the start; the end is added below
-    ids = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
-    warm_data = make_warmup_data(
-        data,
-        args.out / "warmup",
-        images=min(len(ids), 2 * args.cores * args.batch_size),
-        row_group=args.batch_size,
-    )
-    say(
-        f"data set {data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants {names}; "
-        f"{args.cores} cores; malloc {args.malloc}; model runtime {args.backend}; "
-        f"load {os.getloadavg()[0]:.1f}"
-    )
+    def __init__(self, args, s, names: list[str]):
+        import pyarrow.parquet as pq
 
-    variants, rt = V.make_variants(names, s)
-    spark_names = [n for n in names if isinstance(variants[n], V.SparkVariant)]
-    runs: list[dict] = []
-    agreement_ref = {}
+        from benchmark.lib import variants as V
 
-    def timed(name: str, phase: str, round_: int) -> dict:
-        v = variants[name]
-        out = s.out / name / f"{phase}{round_}"
+        self.args, self.s, self.names = args, s, names
+        self.ids = set(pq.read_table(s.data, columns=["id"]).column("id").to_pylist())
+        self.warm_data = make_warmup_data(
+            s.data,
+            args.out / "warmup",
+            images=min(len(self.ids), 2 * args.cores * args.batch_size),
+            row_group=args.batch_size,
+        )
+        say(
+            f"data set {s.data}: {s.images} images, {s.data_bytes / 1e6:.0f} MB; variants "
+            f"{names}; {args.cores} cores; malloc {args.malloc}; model runtime {args.backend}; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+        self.variants, self.rt = V.make_variants(names, s)
+        self.spark_names = [n for n in names if isinstance(self.variants[n], V.SparkVariant)]
+        self.runs: list[dict] = []
+        self.setup: dict[str, float] = {}
+        self.reference = None  # (name, scores) of the first correct output
+
+    def run_all(self) -> None:
+        """The runs the command line asks for; every runtime is closed at the end."""
+        try:
+            if self.args.smoke:
+                self.args.repeats = 0
+                self.smoke()
+            elif not self.args.no_cold:
+                self.cold_runs()
+            if self.args.repeats:
+                self.warm_up()
+                self.warm_rounds()
+        finally:
+            self.close()
+
+    def smoke(self) -> None:
+        say("smoke run: each variant once, one shared runtime")
+        for i, name in enumerate(self.names):
+            v = self.variants[name]
+            t0 = time.perf_counter()
+            v.start()
+            if name == "limit":
+                v.prepare()
+            self.setup[name] = time.perf_counter() - t0
+            say(f"[{i + 1}/{len(self.names)}] {name}: ready in {self.setup[name]:.1f} s")
+            self.timed(name, "cold", 0)
+
+    def cold_runs(self) -> None:
+        say("cold runs (fresh runtime per variant; runtime start is not timed)")
+        for i, name in enumerate(self.names):
+            t0 = time.perf_counter()
+            self.fresh_runtime(name)
+            self.setup[name] = time.perf_counter() - t0
+            say(f"[{i + 1}/{len(self.names)}] {name}: runtime ready in {self.setup[name]:.1f} s")
+            self.timed(name, "cold", 0)
+
+    def fresh_runtime(self, name: str) -> None:
+        v = self.variants[name]
+        if name in self.spark_names:
+            for other in self.spark_names:  # a new SparkContext: new Python workers
+                self.variants[other].close()
+                self.variants[other].reset()
+            self.rt.restart()
+            v.start()
+        elif name == "limit":
+            v.restart()
+            v.prepare()
+        else:
+            v.restart()
+
+    def warm_up(self) -> None:
+        say("warm-up (untimed, a small slice) so every variant has its workers and model")
+        for name in self.names:
+            v = self.variants[name]
+            v.start()
+            if name == "limit":
+                v.prepare()
+                if v.cold():
+                    v.run(self.s.out / name / "warmup")
+            elif v.cold():
+                self.warm_up_on_slice(name)
+
+    def warm_up_on_slice(self, name: str) -> None:
+        """One untimed run on the warm-up slice; Spark splits it into tasks of one batch."""
+        s, rt, spark = self.s, self.rt, name in self.spark_names
+        saved = s.data
+        s.data = self.warm_data
+        try:
+            if spark:
+                rt.session().conf.set(
+                    "spark.sql.files.maxPartitionBytes",
+                    str(max(1, s.data_bytes // s.images) * self.args.batch_size),
+                )
+            self.variants[name].run(s.out / name / "warmup")
+        finally:
+            s.data = saved
+            if spark:
+                rt.session().conf.set(
+                    "spark.sql.files.maxPartitionBytes",
+                    rt.conf()["spark.sql.files.maxPartitionBytes"],
+                )
+
+    def warm_rounds(self) -> None:
+        for r in range(self.args.repeats):
+            order = self.names if r % 2 == 0 else self.names[::-1]
+            say(f"warm round {r + 1}/{self.args.repeats}: {' '.join(order)}")
+            for name in order:
+                self.timed(name, "warm", r + 1)
+
+    def close(self) -> None:
+        for v in self.variants.values():
+            try:
+                v.close()
+            except Exception as e:  # keep closing the others; say what failed
+                say(f"closing {v.name} failed: {e!r}")
+        self.rt.stop()
+
+    def timed(self, name: str, phase: str, round_: int) -> dict:
+        """One timed run of a variant, its output checked; the record is added to ``runs``."""
+        from benchmark.lib import variants as V
+
+        v = self.variants[name]
+        out = self.s.out / name / f"{phase}{round_}"
         V.clear(out)
         cold = v.cold()
-        # A long run shows how far it is (tasks, images/s, time left); polled every 2 s by a
-        # driver thread, so every Spark variant carries the same small cost.
-        session = getattr(getattr(v, "rt", None), "spark", None)
-        progress = contextlib.nullcontext()
-        if session is not None and not args.no_progress:
-            progress = SparkProgress(
-                session,
-                total=len(ids),
-                unit="images",
-                label=f"{name} {phase}{round_}",
-                interval=2.0,
-            )
+        progress = self.progress(v, f"{name} {phase}{round_}")
         with TreeCPU(roots=getattr(v, "extra_pids", lambda: [])()) as meter, progress:
             t0 = time.perf_counter()
             v.run(out)
             sec = time.perf_counter() - t0
-        cpu = meter.seconds
-        chk = check_output(out, ids)
-        scores = chk.pop("scores")
-        if chk["ok"] and "ref" not in agreement_ref:
-            agreement_ref["ref"] = (name, scores)
-        ref_name, ref = agreement_ref.get("ref", (None, None))
-        if ref is not None and chk["ok"]:
-            chk["max_score_diff_vs_" + ref_name] = float(
-                (scores["score"] - ref["score"]).abs().max()
-            )
-            chk["class_agreement_vs_" + ref_name] = float(
-                (scores["prediction"] == ref["prediction"]).mean()
-            )
+        chk = self.check(name, out)
+        images, cpu = self.s.images, meter.seconds
         rec = {
             "variant": name,
             "phase": phase,
             "round": round_,
             "cold": cold,
             "seconds": sec,
-            "images": s.images,
-            "img_per_s": s.images / sec,
+            "images": images,
+            "img_per_s": images / sec,
             "cpu_s": cpu,
-            "cpu_ms_per_image": 1000 * cpu / s.images,
+            "cpu_ms_per_image": 1000 * cpu / images,
             "load1": os.getloadavg()[0],
             **chk,
         }
-        runs.append(rec)
+        self.runs.append(rec)
         say(
-            f"  {phase:4s} {name:9s} {s.images} images in {sec:6.1f} s = "
+            f"  {phase:4s} {name:9s} {images} images in {sec:6.1f} s = "
             f"{rec['img_per_s']:5.2f} img/s, {rec['cpu_ms_per_image']:4.0f} CPU-ms/img  "
             f"(check {'ok' if chk['ok'] else 'FAILED'}, load {rec['load1']:.1f})"
         )
@@ -335,93 +444,29 @@ def main(argv=None) -> dict:
             raise SystemExit(f"{name} wrote a wrong output: {chk}")
         return rec
 
-    setup: dict[str, float] = {}
-    try:
-        # ---- cold: a fresh runtime per variant --------------------------------------------
-        if args.smoke:
-            args.repeats = 0
-            say("smoke run: each variant once, one shared runtime")
-            for i, name in enumerate(names):
-                v = variants[name]
-                t0 = time.perf_counter()
-                v.start()
-                if name == "limit":
-                    v.prepare()
-                setup[name] = time.perf_counter() - t0
-                say(f"[{i + 1}/{len(names)}] {name}: ready in {setup[name]:.1f} s")
-                timed(name, "cold", 0)
-        elif not args.no_cold:
-            say("cold runs (fresh runtime per variant; runtime start is not timed)")
-            for i, name in enumerate(names):
-                v = variants[name]
-                t0 = time.perf_counter()
-                if name in spark_names:
-                    for other in spark_names:  # a new SparkContext: new Python workers
-                        variants[other].close()
-                        variants[other].reset()
-                    rt.restart()
-                    v.start()
-                elif name == "limit":
-                    v.restart()
-                    v.prepare()
-                else:
-                    v.restart()
-                setup[name] = time.perf_counter() - t0
-                say(f"[{i + 1}/{len(names)}] {name}: runtime ready in {setup[name]:.1f} s")
-                timed(name, "cold", 0)
-        # ---- warm: interleaved rounds --------------------------------------------------------
-        if args.repeats:
-            say("warm-up (untimed, a small slice) so every variant has its workers and model")
-            for name in names:
-                v = variants[name]
-                v.start()
-                if name == "limit":
-                    v.prepare()
-                if name != "limit" and v.cold():
-                    saved = s.data
-                    s.data = warm_data
-                    try:
-                        if name in spark_names:
-                            rt.session().conf.set(
-                                "spark.sql.files.maxPartitionBytes",
-                                str(max(1, s.data_bytes // s.images) * args.batch_size),
-                            )
-                        v.run(s.out / name / "warmup")
-                    finally:
-                        s.data = saved
-                        if name in spark_names:
-                            rt.session().conf.set(
-                                "spark.sql.files.maxPartitionBytes",
-                                rt.conf()["spark.sql.files.maxPartitionBytes"],
-                            )
-                elif name == "limit" and v.cold():
-                    v.run(s.out / name / "warmup")
-            for r in range(args.repeats):
-                order = names if r % 2 == 0 else names[::-1]
-                say(f"warm round {r + 1}/{args.repeats}: {' '.join(order)}")
-                for name in order:
-                    timed(name, "warm", r + 1)
-    finally:
-        for v in variants.values():
-            try:
-                v.close()
-            except Exception as e:  # keep closing the others; say what failed
-                say(f"closing {v.name} failed: {e!r}")
-        rt.stop()
+    def progress(self, v, label: str):
+        """Live progress of a Spark variant's run (tasks, images/s, time left), polled every
+        2 s by a driver thread, so every Spark variant carries the same small cost."""
+        session = getattr(getattr(v, "rt", None), "spark", None)
+        if session is None or self.args.no_progress:
+            return contextlib.nullcontext()
+        return SparkProgress(session, total=len(self.ids), unit="images", label=label, interval=2.0)
 
-    summary = summarize(names, runs, setup, V.LABELS, args.cores)
-    result = {
-        "settings": {k: str(v) for k, v in vars(args).items()},
-        "machine": host,
-        "versions": versions(),
-        "data": {"path": str(data), "images": s.images, "bytes": s.data_bytes},
-        "summary": summary,
-        "runs": runs,
-    }
-    result["machine"]["loadavg_end"] = os.getloadavg()
-    write_outputs(result, args.out)
-    print_table(summary)
-    return result
+    def check(self, name: str, out: Path) -> dict:
+        """check_output, and the scores compared with the first correct output's."""
+        chk = check_output(out, self.ids)
+        scores = chk.pop("scores")
+        if chk["ok"] and self.reference is None:
+            self.reference = (name, scores)
+        if self.reference is not None and chk["ok"]:
+            ref_name, ref = self.reference
+            chk["max_score_diff_vs_" + ref_name] = float(
+                (scores["score"] - ref["score"]).abs().max()
+            )
+            chk["class_agreement_vs_" + ref_name] = float(
+                (scores["prediction"] == ref["prediction"]).mean()
+            )
+        return chk
 
 
 def summarize(names, runs, setup, labels, cores) -> list[dict]:

@@ -103,8 +103,38 @@ def profile(s: V.Settings, args) -> dict:
     prof_dir = args.out / "profile"
     shutil.rmtree(prof_dir, ignore_errors=True)
     s.profile_dir = prof_dir / "timers"
-    rt = V.SparkRuntime(s)
-    rt.session()
+    rounds = max(1, args.repeats)
+    print(f"profiling {s.images} images, {rounds} rounds after a warm-up", flush=True)
+    times, cpus, model_share = _spark_rounds(s, prof_dir / "out", rounds)
+    limit = _limit_run(s, prof_dir / "out")
+    timers = {k: sum(m[k] for m in model_share) / len(model_share) for k in model_share[0]}
+    rows = _stage_rows(s, times, cpus, timers, limit)
+    print(
+        f"\nwhere the time goes ({s.images} images, {s.cores} cores; per image, medians of "
+        f"{rounds} warm rounds; load {os.getloadavg()[0]:.1f})"
+    )
+    print(f"  {'stage':78s} {'wall x cores':>12s} {'CPU':>8s}  (ms/img)")
+    for k, w, c in rows:
+        print(f"  {k:78s} {w:12.1f} {'' if c is None else f'{c:8.1f}':>8s}")
+    result = {
+        "images": s.images,
+        "cores": s.cores,
+        "seconds": times,
+        "cpu_seconds": cpus,
+        "limit_seconds": limit["seconds"],
+        "limit_cpu_seconds": limit["cpu_seconds"],
+        "timers_full": timers,
+        "timers_limit": limit["timers"],
+        "ms_per_image": [{"stage": k, "wall_x_cores": w, "cpu": c} for k, w, c in rows],
+        "loadavg": os.getloadavg(),
+    }
+    (args.out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out / 'profile.json'}")
+    return result
+
+
+def _queries(s: V.Settings, rt: V.SparkRuntime) -> dict:
+    """The pipelines that stop earlier than the fused variant, and the fused variant itself."""
     fused = V.Fused(s, rt)
     bs = s.batch_size
     pre, sink = _udfs_floats(bs)
@@ -124,113 +154,92 @@ def profile(s: V.Settings, args) -> dict:
             rt.images_df().select("id", pre("image").alias("x")).select("id", sink("x").alias("p"))
         )
 
-    queries = {"io": q_io, "decode": q_decode, "floats": q_floats, "full": fused.predictions}
+    return {"io": q_io, "decode": q_decode, "floats": q_floats, "full": fused.predictions}
 
+
+def _spark_rounds(s: V.Settings, out_dir: Path, rounds: int) -> tuple[dict, dict, list]:
+    """Every pipeline once untimed, then ``rounds`` interleaved rounds in one Spark session:
+    wall and CPU seconds per pipeline, and the in-UDF timers of each full run."""
+    rt = V.SparkRuntime(s)
+    rt.session()
+    queries = _queries(s, rt)
     times: dict[str, list[float]] = {k: [] for k in queries}
     cpus: dict[str, list[float]] = {k: [] for k in queries}
     model_share = []
-    rounds = max(1, args.repeats)
-    print(f"profiling {s.images} images, {rounds} rounds after a warm-up", flush=True)
     try:
         for r in range(rounds + 1):
             order = list(queries) if r % 2 == 0 else list(queries)[::-1]
             for name in order:
-                out = prof_dir / "out" / name
+                out = out_dir / name
                 shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(s.profile_dir, ignore_errors=True)
                 with TreeCPU() as meter:
                     t0 = time.perf_counter()
                     queries[name]().write.parquet(str(out))
                     sec = time.perf_counter() - t0
-                cpu = meter.seconds
                 if r == 0:
                     print(f"  warm-up {name}: {sec:.1f} s", flush=True)
                     continue
                 times[name].append(sec)
-                cpus[name].append(cpu)
+                cpus[name].append(meter.seconds)
                 if name == "full":
                     model_share.append(_read_prof(s.profile_dir))
                 print(f"  round {r} {name}: {sec:.1f} s ({s.images / sec:.2f} img/s)", flush=True)
     finally:
         rt.stop()
+    return times, cpus, model_share
 
-    # The limit's own split of decode vs model, same timers, no Spark.
+
+def _limit_run(s: V.Settings, out_dir: Path) -> dict:
+    """The limit's own split of decode vs model, same timers, no Spark (after one warm-up)."""
     shutil.rmtree(s.profile_dir, ignore_errors=True)
     lim = V.LimitVariant(s)
     try:
         lim.start()
         lim.prepare()
-        lim.run(prof_dir / "out" / "limit_warmup")
+        lim.run(out_dir / "limit_warmup")
         shutil.rmtree(s.profile_dir, ignore_errors=True)
         with TreeCPU() as meter:
             t0 = time.perf_counter()
-            lim.run(prof_dir / "out" / "limit")
-            limit_sec = time.perf_counter() - t0
-        limit_cpu = meter.seconds
-        limit_prof = _read_prof(s.profile_dir)
+            lim.run(out_dir / "limit")
+            sec = time.perf_counter() - t0
+        return {"seconds": sec, "cpu_seconds": meter.seconds, "timers": _read_prof(s.profile_dir)}
     finally:
         lim.close()
 
+
+def _stage_rows(s: V.Settings, times: dict, cpus: dict, timers: dict, limit: dict) -> list:
+    """(stage, wall core-ms per image, CPU-ms per image or None) from the medians of the runs."""
     cores, n = s.cores, s.images
 
     def ms(sec):  # core-milliseconds per image
         return 1000 * sec * cores / n
 
-    med = {k: statistics.median(v) for k, v in times.items()}
-    cmed = {k: statistics.median(v) for k, v in cpus.items()}
-    timers = {k: sum(m[k] for m in model_share) / len(model_share) for k in model_share[0]}
-
     def cms(sec):  # CPU-milliseconds per image
         return 1000 * sec / n
 
-    # (stage, wall core-ms/img, CPU-ms/img)
-    rows = [
+    med = {k: statistics.median(v) for k, v in times.items()}
+    cmed = {k: statistics.median(v) for k, v in cpus.items()}
+
+    def diff(a, b):  # the cost of what run a does beyond run b
+        return ms(med[a] - med[b]), cms(cmed[a] - cmed[b])
+
+    return [
         (
             "Spark read + JPEG bytes over Arrow + write + scheduling (io run)",
             ms(med["io"]),
             cms(cmed["io"]),
         ),
-        (
-            "decode + preprocess (decode run - io run)",
-            ms(med["decode"] - med["io"]),
-            cms(cmed["decode"] - cmed["io"]),
-        ),
-        (
-            "model (full run - decode run)",
-            ms(med["full"] - med["decode"]),
-            cms(cmed["full"] - cmed["decode"]),
-        ),
+        ("decode + preprocess (decode run - io run)", *diff("decode", "io")),
+        ("model (full run - decode run)", *diff("full", "decode")),
         ("= full fused run", ms(med["full"]), cms(cmed["full"])),
         (
             "reference recipe: float32 tensors through the JVM (floats run - decode run)",
-            ms(med["floats"] - med["decode"]),
-            cms(cmed["floats"] - cmed["decode"]),
+            *diff("floats", "decode"),
         ),
         ("fused, in-UDF timers: decode", 1000 * timers["decode"] / n, None),
         ("fused, in-UDF timers: model", 1000 * timers["model"] / n, None),
-        ("limit: whole run", ms(limit_sec), cms(limit_cpu)),
-        ("limit timers: decode", 1000 * limit_prof["decode"] / n, None),
-        ("limit timers: model", 1000 * limit_prof["model"] / n, None),
+        ("limit: whole run", ms(limit["seconds"]), cms(limit["cpu_seconds"])),
+        ("limit timers: decode", 1000 * limit["timers"]["decode"] / n, None),
+        ("limit timers: model", 1000 * limit["timers"]["model"] / n, None),
     ]
-    print(
-        f"\nwhere the time goes ({n} images, {cores} cores; per image, medians of {rounds} warm "
-        f"rounds; load {os.getloadavg()[0]:.1f})"
-    )
-    print(f"  {'stage':78s} {'wall x cores':>12s} {'CPU':>8s}  (ms/img)")
-    for k, w, c in rows:
-        print(f"  {k:78s} {w:12.1f} {'' if c is None else f'{c:8.1f}':>8s}")
-    result = {
-        "images": n,
-        "cores": cores,
-        "seconds": times,
-        "cpu_seconds": cpus,
-        "limit_seconds": limit_sec,
-        "limit_cpu_seconds": limit_cpu,
-        "timers_full": timers,
-        "timers_limit": limit_prof,
-        "ms_per_image": [{"stage": k, "wall_x_cores": w, "cpu": c} for k, w, c in rows],
-        "loadavg": os.getloadavg(),
-    }
-    (args.out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out / 'profile.json'}")
-    return result
