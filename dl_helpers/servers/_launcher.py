@@ -31,10 +31,13 @@ from dl_helpers.servers._base import (
 )
 from dl_helpers.servers._run_folder import (
     read_json,
+    remove_manager_folder,
     remove_run,
     remove_workspace,
     root_dir,
+    run_lock,
     tag,
+    unlink_lock,
     write_json,
 )
 from dl_helpers.servers._serve import SERVER_ENV
@@ -101,13 +104,9 @@ def launch_server(
     ``owner`` is (pid, start time) of the process whose death must stop the server. Raises
     :class:`ServerError` with the server's log tail if it does not become ready.
     """
-    import fcntl
-
     base = root_dir() / manager_id
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
     run_dir = base / tag(identity.key)
-    with open(base / f"{tag(identity.key)}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two start tasks on one executor: one server
+    with run_lock(base, run_dir.name, create=True):  # two start tasks on one executor: one server
         existing = read_json(run_dir / "status.json") if run_dir.exists() else None
         if (
             existing
@@ -256,33 +255,54 @@ def stop_local_servers(manager_id: str | None, identity: ExecutorIdentity | None
     """Stop servers on this machine: of ``manager_id`` (all managers if None), for
     ``identity``'s executor (any executor if None), plus any whose owner is gone.
 
-    Returns [(executor tag, pid, was running)] for the servers found.
+    Returns [(executor tag, pid, was running)] for the servers found. Safe with any number of
+    executors of this host stopping (or starting) at once: see :func:`run_lock`.
     """
-    import fcntl
-
     root = root_dir()
-    bases = [root / manager_id] if manager_id else [p for p in root.glob("*") if p.is_dir()]
+    bases = [root / manager_id] if manager_id else [p for p in _entries(root) if p.is_dir()]
     found = []
     for base in bases:
-        if not base.is_dir():
-            continue
-        for run_dir in [p for p in base.iterdir() if p.is_dir()]:
-            with open(base / f"{run_dir.name}.lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # not while a start task is launching it
-                st = read_json(run_dir / "status.json") or {}
-                mine = identity is None or run_dir.name == tag(identity.key)
-                pid = st.get("pid")
-                if mine or not pid or not alive(st.get("owner_pid"), st.get("owner_start")):
-                    was = bool(pid) and terminate(pid, st.get("pid_start"))
-                    found.append((run_dir.name, pid, was))
-                    remove_run(run_dir, st)
-                    (base / f"{run_dir.name}.lock").unlink(missing_ok=True)
-        for lock_path in base.glob("*.lock"):
-            if not (base / lock_path.stem).exists():
-                lock_path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            base.rmdir()  # only if empty
+        runs = sorted((p for p in _entries(base) if p.is_dir()), key=lambda p: p.name)
+        # This executor's own servers first, waiting for their lock (a start task may still be
+        # launching one); another's only if its lock is free: a held one is being started or
+        # stopped by its own executor, which also removes it.
+        mine = [p for p in runs if identity is None or p.name == tag(identity.key)]
+        others = [p for p in runs if p not in mine]
+        for run_dir, own in [(p, True) for p in mine] + [(p, False) for p in others]:
+            found.extend(_stop_run(base, run_dir, own))
+        for lock_path in [p for p in _entries(base) if p.suffix == ".lock"]:
+            if not (base / lock_path.stem).exists():  # a lock a failed start left
+                with run_lock(base, lock_path.stem, create=False, wait=False) as held:
+                    if held and not (base / lock_path.stem).exists():
+                        unlink_lock(base, lock_path.stem)
+        remove_manager_folder(base)
     return found
+
+
+def _entries(folder: Path) -> list[Path]:
+    """A folder's entries; none if another executor's stop removed it meanwhile."""
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _stop_run(base: Path, run_dir: Path, own: bool) -> list:
+    """Stop one run folder's server if it is ``own`` or its owner is gone; remove the folder."""
+    with run_lock(base, run_dir.name, create=False, wait=own) as held:
+        if not held:
+            return []
+        if not run_dir.exists():  # stopped by another executor meanwhile
+            unlink_lock(base, run_dir.name)
+            return []
+        st = read_json(run_dir / "status.json") or {}
+        pid = st.get("pid")
+        if not (own or not pid or not alive(st.get("owner_pid"), st.get("owner_start"))):
+            return []
+        was = bool(pid) and terminate(pid, st.get("pid_start"))
+        remove_run(run_dir, st)
+        unlink_lock(base, run_dir.name)
+        return [(run_dir.name, pid, was)]
 
 
 def stop_started(servers: list) -> None:

@@ -10,7 +10,6 @@ removes its own run folder, since nobody else will.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -23,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from dl_helpers.servers._base import STOP_GRACE_S, ServeContext, ServerKind, alive
-from dl_helpers.servers._run_folder import remove_run, write_json
+from dl_helpers.servers._run_folder import (
+    remove_manager_folder,
+    remove_run,
+    run_lock,
+    unlink_lock,
+    write_json,
+)
 
 log = logging.getLogger("dl_helpers.servers._serve")
 
@@ -34,6 +39,16 @@ SERVER_ENV = "DL_HELPERS_SERVER"
 
 class _Stop(BaseException):
     """Raised in the server's main thread by SIGTERM/SIGINT while it is still starting."""
+
+
+def remove_orphan(run_dir: Path, status: dict) -> None:
+    """The owner is gone and nobody else will clean up: remove the run folder, its lock and an
+    empty manager folder. A stop holding the lock removes them itself."""
+    with run_lock(run_dir.parent, run_dir.name, create=False, wait=False) as held:
+        if held:
+            remove_run(run_dir, status)
+            unlink_lock(run_dir.parent, run_dir.name)
+    remove_manager_folder(run_dir.parent)
 
 
 def serve(run_dir: Path) -> int:
@@ -92,7 +107,7 @@ def serve(run_dir: Path) -> int:
                 time.sleep(STOP_GRACE_S)
                 log.error("no clean stop in %.0f s: exiting hard", STOP_GRACE_S)
                 sys.stdout.flush()
-                remove_run(run_dir, status)
+                remove_orphan(run_dir, status)
                 os._exit(5)
 
     threading.Thread(target=watch_owner, name="owner-watch", daemon=True).start()
@@ -149,11 +164,7 @@ def serve(run_dir: Path) -> int:
         set_status("stopped")
     sys.stdout.flush()
     if orphaned.is_set():
-        # Nobody is left to clean up after us: remove the run folder (and an empty parent).
-        remove_run(run_dir, status)
-        (run_dir.parent / f"{run_dir.name}.lock").unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            run_dir.parent.rmdir()
+        remove_orphan(run_dir, status)
     return code
 
 

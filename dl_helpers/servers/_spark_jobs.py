@@ -76,6 +76,12 @@ def _stop_task(manager_id: str | None) -> Iterator[str]:
     """In a barrier task: stop this executor's servers (of one manager, or all), report as JSON."""
     try:
         ident = executor_identity()
+        # Every executor's stop begins at the same moment (a barrier stage's tasks may start
+        # apart): the stops of one host always overlap, so any flaw in their sharing of the run
+        # folders shows on every run, not by chance.
+        from pyspark import BarrierTaskContext
+
+        BarrierTaskContext.get().barrier()
         found = stop_local_servers(manager_id, ident)
         yield json.dumps({"ok": True, "executor": ident.describe(), "found": found})
     except BaseException as e:
