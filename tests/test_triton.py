@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -452,6 +453,13 @@ def _stop_at(go: str, manager: str, ident: tuple, out) -> None:
         out.put(("error", f"{type(e).__name__}: {e}"))
 
 
+_SLOW_TO_STOP = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.3), sys.exit(0)))\n"
+    "time.sleep(600)\n"
+)
+
+
 def _fake_run(base: Path, ident, owner: tuple[int, float]):
     """A run folder as a start task leaves it, its server a real process (a sleeping child in a
     session of its own, as servers run) that the stop must end."""
@@ -460,7 +468,9 @@ def _fake_run(base: Path, ident, owner: tuple[int, float]):
     from dl_helpers.servers._base import proc_start
     from dl_helpers.servers._run_folder import tag, write_json
 
-    proc = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    # A server takes a moment to stop after SIGTERM (as real ones do, longer): the executors
+    # waiting on its lock then all go on at once.
+    proc = subprocess.Popen([sys.executable, "-S", "-c", _SLOW_TO_STOP], start_new_session=True)
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it once stopped
     run = base / tag(ident.key)
     run.mkdir(parents=True, mode=0o700)
