@@ -158,17 +158,7 @@ def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> Server
         status_path.unlink(missing_ok=True)
         log_path = run_dir / f"server-{attempt}.log"
         t0 = time.monotonic()
-        with open(log_path, "ab") as logf:
-            launcher = subprocess.Popen(
-                [sys.executable, "-m", "dl_helpers.servers._serve", str(run_dir), "--detach"],
-                cwd=run_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
+        launcher = _spawn(run_dir, log_path, env)
         try:
             launcher.wait(timeout=60)
             state = _wait_ready(kind, status_path, log_path, launch.start_timeout_s, identity, t0)
@@ -194,8 +184,7 @@ def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> Server
                 token=token,
                 kind=kind.display,
             )
-            record = dict(dataclasses.asdict(info), token=None)
-            write_json(status_path, dict(read_json(status_path) or state, info=record))
+            _record(status_path, state, info)
             log.info(
                 "%s server for %s ready at %s in %.1f s (pid %d)",
                 kind.display,
@@ -221,6 +210,28 @@ def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> Server
             f"{'; '.join(errors)}\n--- server log {log_path} (last lines) ---\n{tail}"
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _spawn(run_dir: Path, log_path: Path, env: dict) -> subprocess.Popen:
+    """The server process, in a session of its own; it forks away at once (``--detach``)."""
+    with open(log_path, "ab") as logf:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dl_helpers.servers._serve", str(run_dir), "--detach"],
+            cwd=run_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def _record(status_path: Path, state: dict, info: ServerInfo) -> None:
+    """Keep the ready server's info (without its token) in its status, for a second start
+    task of the same executor to find."""
+    record = dict(dataclasses.asdict(info), token=None)
+    write_json(status_path, dict(read_json(status_path) or state, info=record))
 
 
 def _wait_ready(kind, status_path: Path, log_path: Path, timeout_s: float, identity, t0) -> dict:
