@@ -1,10 +1,7 @@
-"""Starting and stopping servers on this machine (the driver in local mode, a start task on a
-cluster executor): one run folder and one detached server process per executor and manager.
-
-Ports come from the kernel (bind to port 0); if the server still fails to bind (the port was
-taken meanwhile, or a requested port is busy) it is started again on another port, as are the
-other transient failures a kind names, up to ``port_attempts`` times.
-"""
+"""Starting and stopping servers on this machine (the driver in local mode, a start or stop
+task on a cluster executor): one run folder and one detached server process per executor and
+manager. Usage: ``launch_server(kind, settings, manager_id, identity, owner)``,
+``stop_local_servers(manager_id, identity)``."""
 
 from __future__ import annotations
 
@@ -136,6 +133,10 @@ def _server_env(kind: ServerKind, launch: LaunchSettings, gpus: list[str]) -> di
 
 
 def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> ServerInfo:
+    """Start the server process and wait until it is ready. Ports come from the kernel (bind to
+    port 0); a server that still fails to bind (the port was taken meanwhile, or a requested
+    port is busy), or fails in another transient way its kind names, is started again on
+    another port, up to ``port_attempts`` times."""
     env = _server_env(kind, launch, gpus)
     token = launch.token if kind.supports_token else None
     errors = []

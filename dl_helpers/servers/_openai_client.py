@@ -1,12 +1,8 @@
 """OpenAI-compatible chat inference from Spark tasks: ``openai_predict_fn`` for
 ``predict_batch_udf``, for ``transformers serve`` and vLLM alike.
 
-Runs in Spark's Python workers. Each task finds its own executor's server and checks at once
-that it serves the model. A batch's prompts go out as concurrent chat requests (greedy:
-temperature 0) with a timeout each; connection errors and overload answers (429, 502-504) are
-retried while the server process lives; anything else, or a dead server, fails at once with the
-executor, server, row and the server's log tail.
-"""
+Usage: ``predict_batch_udf(openai_predict_fn(servers, max_new_tokens=64),
+return_type=dl_helpers.llm.return_type(), batch_size=8)("prompt", "id")``."""
 
 from __future__ import annotations
 
@@ -38,7 +34,9 @@ def openai_predict_fn(
     ``servers``: a started :class:`~dl_helpers.servers._managers.OpenAIServerManager` (or its
     ``servers`` dict, with ``model``). ``tokenizer`` (a folder or hub name): when given, a
     prompt that with ``max_new_tokens`` does not fit the model's context fails naming its row
-    before anything is sent (servers differ in how they treat one).
+    before anything is sent (servers differ in how they treat one). Each task checks at once
+    that its executor's server serves the model; a batch's prompts go out as ``concurrency``
+    concurrent greedy (temperature 0) requests, each with ``request_timeout_s``.
     """
     table, model = server_table(servers, model, "model")
     sending = _Requests(model, max_new_tokens, system, request_timeout_s, retries, retry_wait_s)

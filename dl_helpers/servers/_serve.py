@@ -1,12 +1,8 @@
 """The detached server process: ``python -m dl_helpers.servers._serve RUN_DIR [--detach]``.
 
-Started by the launcher with the Spark worker's interpreter, in a session of its own, it reads
-``spec.pkl`` from its run folder (a server kind, address, port, token, owner), starts the kind's
-server, writes its state to ``status.json`` and then watches two things: the server (if it dies,
-the process exits and the status says why) and its owner (the driver in local mode, the executor
-JVM on a cluster): once the owner is gone it stops within ``OWNER_POLL_S + STOP_GRACE_S``, and
-removes its own run folder, since nobody else will.
-"""
+Started by the launcher with the Spark worker's interpreter, in a session of its own: it serves
+what ``RUN_DIR/spec.pkl`` names, reports in ``RUN_DIR/status.json`` and stops when asked, when
+its server dies or when its owner is gone."""
 
 from __future__ import annotations
 

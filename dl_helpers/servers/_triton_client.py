@@ -1,9 +1,7 @@
 """Triton inference from Spark tasks: ``triton_predict_fn`` for ``predict_batch_udf``.
 
-Runs in Spark's Python workers. Each task finds its own executor's server (never another's),
-checks at once that the server has the model, and sends batches (split at the model's
-``max_batch_size``). Errors name the executor, the server and its log tail.
-"""
+Usage: ``predict_batch_udf(triton_predict_fn(servers, ["x"]), return_type=..., batch_size=64)``;
+``to_triton_input`` / ``from_triton_output`` convert one column's batch."""
 
 from __future__ import annotations
 
