@@ -12,11 +12,12 @@ PYTEST_ARGS ?=
 TORCH_STAMP := $(ENVS)/torch/.installed
 TF_STAMP    := $(ENVS)/tf/.installed
 
-.PHONY: help envs env-torch env-tf run test test-unit test-tf lint lab wheel clean
+.PHONY: help envs env-torch env-tf run test test-unit test-tf stress lint lab wheel clean
 
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
 	@echo "make test     - unit tests and all notebooks with CI parameters (outputs in $(OUT)/test)"
+	@echo "make stress   - server start/stop stress on three executors of one host (~15 min)"
 	@echo "make lab      - JupyterLab with both kernels (dl-torch, dl-tf)"
 	@echo "make envs     - create/refresh $(ENVS)/torch and $(ENVS)/tf"
 	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"
@@ -49,6 +50,12 @@ test-tf: $(TF_STAMP)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)
+
+# Start/stop cycles of every server kind on a three-executor local-cluster beside a second
+# application's servers (tests/test_server_stress.py); skipped by `make test`. DL_STRESS_CYCLES
+# sets the cycles per kind (default 10).
+stress: $(TORCH_STAMP)
+	DL_STRESS=1 $(ENVS)/torch/bin/python -m pytest tests/test_server_stress.py -s $(PYTEST_ARGS)
 
 lint: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/ruff check dl_helpers tests ci benchmark notebooks

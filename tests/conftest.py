@@ -35,25 +35,25 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("SPARK_CONF_DIR", str(ROOT / "tests" / "spark_conf"))
 
 
-# Every Triton server this test run starts keeps its run folders here, and every process of such
-# a server (tritonserver, stubs) inherits the variable: the process scans below count only this
-# run's servers, not those of another checkout's tests running on the same machine.
-TRITON_ROOT_ENV = "DL_HELPERS_TRITON_DIR"  # dl_helpers.servers.ROOT_ENV
-os.environ.setdefault(TRITON_ROOT_ENV, tempfile.mkdtemp(prefix="dlh-tests-"))
+# Every model server this test run starts keeps its run folders here, and every process of such
+# a server (tritonserver, stubs, an inference engine) inherits the variable: the process scans
+# below count only this run's servers, not those of another checkout's tests on the same machine.
+SERVERS_ROOT_ENV = "DL_HELPERS_SERVERS_DIR"  # dl_helpers.servers._run_folder.ROOT_ENV
+os.environ.setdefault(SERVERS_ROOT_ENV, tempfile.mkdtemp(prefix="dlh-tests-"))
 
 
 def _ours(p) -> bool:
     import psutil
 
     try:
-        return p.environ().get(TRITON_ROOT_ENV) == os.environ[TRITON_ROOT_ENV]
+        return p.environ().get(SERVERS_ROOT_ENV) == os.environ[SERVERS_ROOT_ENV]
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
     except psutil.AccessDenied:
         return True  # cannot tell: count it, rather than miss a leak
 
 
-def triton_processes() -> list[str]:
+def live_server_processes() -> list[str]:
     """This run's model-server processes ('pid command'): every process of a dl_helpers server
     (the detached server process and its children: tritonserver, Python-backend stubs, an
     OpenAI-compatible engine) carries DL_HELPERS_SERVER in its environment; Triton's own
@@ -182,30 +182,33 @@ def run_nb():
 
 
 @pytest.fixture
-def no_triton_left():
-    """Fail the test if it leaves a Triton server or stub process behind."""
-    before = set(triton_processes())
+def no_server_left():
+    """Fail the test if it leaves a model-server process (any kind) behind."""
+    before = set(live_server_processes())
     yield
     import time
 
     deadline = time.monotonic() + 30
-    left = set(triton_processes()) - before
+    left = set(live_server_processes()) - before
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
-        left = set(triton_processes()) - before
-    assert not left, f"Triton processes left running: {sorted(left)}"
+        left = set(live_server_processes()) - before
+    assert not left, f"server processes left running: {sorted(left)}"
 
 
-_TRITON_AT_START: set[str] = set()
+_SERVERS_AT_START: set[str] = set()
 
 
 def pytest_sessionstart(session):
     # Only processes this test run started count (another checkout's server is not ours).
-    _TRITON_AT_START.update(triton_processes())
+    _SERVERS_AT_START.update(live_server_processes())
 
 
 def pytest_sessionfinish(session, exitstatus):
-    left = sorted(set(triton_processes()) - _TRITON_AT_START)
+    left = sorted(set(live_server_processes()) - _SERVERS_AT_START)
     if left:
-        print(f"\nERROR: Triton processes still running after the tests: {left}", file=sys.stderr)
+        print(
+            f"\nERROR: model-server processes still running after the tests: {left}",
+            file=sys.stderr,
+        )
         session.exitstatus = 1

@@ -1,15 +1,13 @@
 """Which model-server processes of this test run are alive: every process of a dl_helpers
 server (the detached server process and all its children: tritonserver, stubs, an inference
 engine) carries ``DL_HELPERS_SERVER`` in its environment, and this run's servers also carry the
-run's ``DL_HELPERS_TRITON_DIR`` (set by conftest). ``no_server_left`` fails a test that leaves
-one running. Also: a process's tree, which of some processes still run, what they listen on."""
+run's ``DL_HELPERS_SERVERS_DIR`` (set by conftest, whose ``no_server_left`` fixture fails a test
+that leaves one running). Also: a process's tree, which of some processes still run, what they
+listen on."""
 
 from __future__ import annotations
 
 import os
-import time
-
-import pytest
 
 from dl_helpers.servers._run_folder import ROOT_ENV
 from dl_helpers.servers._serve import SERVER_ENV
@@ -29,18 +27,6 @@ def server_processes() -> list[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
-
-
-@pytest.fixture
-def no_server_left():
-    before = set(server_processes())
-    yield
-    deadline = time.monotonic() + 30
-    left = set(server_processes()) - before
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = set(server_processes()) - before
-    assert not left, f"server processes left running: {sorted(left)}"
 
 
 def process_tree(pid: int) -> list:

@@ -182,7 +182,7 @@ def test_top1():
 @pytest.mark.slow
 @pytest.mark.spark
 @pytest.mark.triton
-def test_every_variant_writes_one_prediction_per_image(tmp_path, no_triton_left):
+def test_every_variant_writes_one_prediction_per_image(tmp_path, no_server_left):
     """run.py --smoke at 24 images: every variant (Spark in-process, fused, Triton, naive, Ray
     Data, the limit) writes exactly one prediction per image, and all agree on the scores."""
     images = 24

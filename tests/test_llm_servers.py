@@ -22,7 +22,6 @@ from driver_process import gpu_discovery_script, kill_owner_and_time, read_line,
 from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
 from server_processes import (
     listen_addresses,
-    no_server_left,  # noqa: F401  (a fixture)
     process_tree,
     running,
 )

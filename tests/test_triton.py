@@ -7,10 +7,12 @@ process holds one SparkContext and those cases kill the driver.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -104,7 +106,7 @@ def test_library_path_fix_is_applied_once():
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_local_start_infer_stop(spark, no_triton_left, manager_kwargs):
+def test_local_start_infer_stop(spark, no_server_left, manager_kwargs):
     from pyspark.sql import functions as F
     from pyspark.sql.types import FloatType, LongType, StringType, StructField, StructType
 
@@ -167,7 +169,7 @@ def test_local_start_infer_stop(spark, no_triton_left, manager_kwargs):
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_port_taken_moves_to_another_port(spark, no_triton_left, manager_kwargs):
+def test_port_taken_moves_to_another_port(spark, no_server_left, manager_kwargs):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -186,7 +188,7 @@ def test_port_taken_moves_to_another_port(spark, no_triton_left, manager_kwargs)
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_grpc_instances_and_batching_delay(spark, no_triton_left):
+def test_grpc_instances_and_batching_delay(spark, no_server_left):
     from pytriton.client import ModelClient
 
     with TritonServerManager(
@@ -218,7 +220,7 @@ def test_grpc_instances_and_batching_delay(spark, no_triton_left):
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_server_killed_mid_job_fails_fast(spark, no_triton_left, manager_kwargs, tmp_path):
+def test_server_killed_mid_job_fails_fast(spark, no_server_left, manager_kwargs, tmp_path):
     mark = tmp_path / "batches"
     env = {"TEST_INFER_SLEEP_S": "0.2", "TEST_INFER_MARK": str(mark)}
     with TritonServerManager(
@@ -289,7 +291,7 @@ def test_task_without_a_server_gets_a_clear_error(spark):
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_failing_bind_reports_executor_and_log(spark, no_triton_left):
+def test_failing_bind_reports_executor_and_log(spark, no_server_left):
     servers = TritonServerManager(spark, triton_models.bind_failing, model_name="m")
     with pytest.raises(ServerError) as err:
         servers.start()
@@ -311,7 +313,7 @@ def _processes_of(manager: TritonServerManager) -> list[int]:
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_interrupts_leave_no_server(spark, no_triton_left):
+def test_interrupts_leave_no_server(spark, no_server_left):
     # A failing or interrupted cell inside the with block: __exit__ stops the servers.
     manager = TritonServerManager(spark, triton_models.bind_test_models, model_name="affine")
     with pytest.raises(KeyboardInterrupt):
@@ -335,7 +337,7 @@ def test_interrupts_leave_no_server(spark, no_triton_left):
 
 @pytest.mark.spark
 @pytest.mark.triton
-def test_readiness_timeout_raises_and_cleans_up(spark, no_triton_left):
+def test_readiness_timeout_raises_and_cleans_up(spark, no_server_left):
     servers = TritonServerManager(spark, triton_models.bind_slow, model_name="m", start_timeout_s=8)
     t0 = time.monotonic()
     with pytest.raises(ServerError) as err:
@@ -362,7 +364,7 @@ TWO_EXECUTOR_MODES = (
 @pytest.mark.spark
 @pytest.mark.triton
 @pytest.mark.slow
-def test_owner_killed_local_servers_exit(no_triton_left):
+def test_owner_killed_local_servers_exit(no_server_left):
     seen: list[str] = []
     proc = start_driver(DRIVER, ["owner-local"])
     try:
@@ -379,7 +381,7 @@ def test_owner_killed_local_servers_exit(no_triton_left):
 @pytest.mark.triton
 @pytest.mark.slow
 @pytest.mark.parametrize("remote", TWO_EXECUTOR_MODES, ids=lambda r: "connect" if r else "classic")
-def test_two_executors_one_host(no_triton_left, tmp_path, remote):
+def test_two_executors_one_host(no_server_left, tmp_path, remote):
     gpu = gpu_discovery_script(tmp_path)
     seen: list[str] = []
     proc = start_driver(DRIVER, ["cluster", str(gpu)] + ([remote] if remote else []))
@@ -428,3 +430,95 @@ def test_start_failures_worth_a_retry_are_told_from_the_log():
     assert _retry_reason("failed to bind: Address already in use") == "its port was taken"
     assert _retry_reason("ValueError: bind_model bound [], not 'm'") is None
     assert _retry_reason("") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# several executors of one host stopping at once (run folders only, no Spark)
+
+STOPPERS = 8  # executors on one host, each stopping its own server at the same moment
+STOP_ROUNDS = 4
+
+
+def _stop_at(go: str, manager: str, ident: tuple, out) -> None:
+    """In a child process: wait for ``go``, then stop this executor's servers, as its stop task
+    does; report what was found or the error."""
+    from dl_helpers.servers._base import ExecutorIdentity
+    from dl_helpers.servers._launcher import stop_local_servers
+
+    while not os.path.exists(go):
+        time.sleep(0.0005)
+    try:
+        out.put(("ok", stop_local_servers(manager, ExecutorIdentity(*ident))))
+    except BaseException as e:
+        out.put(("error", f"{type(e).__name__}: {e}"))
+
+
+_SLOW_TO_STOP = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.3), sys.exit(0)))\n"
+    "time.sleep(600)\n"
+)
+
+
+def _fake_run(base: Path, ident, owner: tuple[int, float]):
+    """A run folder as a start task leaves it, its server a real process (a sleeping child in a
+    session of its own, as servers run) that the stop must end."""
+    import subprocess
+
+    from dl_helpers.servers._base import proc_start
+    from dl_helpers.servers._run_folder import tag, write_json
+
+    # A server takes a moment to stop after SIGTERM (as real ones do, longer): the executors
+    # waiting on its lock then all go on at once.
+    proc = subprocess.Popen([sys.executable, "-S", "-c", _SLOW_TO_STOP], start_new_session=True)
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it once stopped
+    run = base / tag(ident.key)
+    run.mkdir(parents=True, mode=0o700)
+    (base / f"{run.name}.lock").touch()
+    status = {"state": "ready", "pid": proc.pid, "pid_start": proc_start(proc.pid)}
+    write_json(run / "status.json", dict(status, owner_pid=owner[0], owner_start=owner[1]))
+    return proc
+
+
+def test_executors_of_one_host_stop_at_once(tmp_path, monkeypatch):
+    """Every executor's stop task on a host runs at the same moment (the stop job is one barrier
+    stage): each must stop its own server, none may trip over a folder or lock file another
+    removed, and nothing is left."""
+    import multiprocessing as mp
+
+    from dl_helpers.servers._base import ExecutorIdentity, proc_start
+    from dl_helpers.servers._run_folder import ROOT_ENV
+
+    root = tmp_path / "runs"
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    me = (os.getpid(), proc_start(os.getpid()))
+    ctx = mp.get_context("fork")
+    errors, stopped = [], 0
+    for rnd in range(STOP_ROUNDS):
+        manager = f"m{rnd}"
+        idents = [ExecutorIdentity("host", 1000 + i, 1.0 + i, str(i)) for i in range(STOPPERS)]
+        servers = [_fake_run(root / manager, ident, me) for ident in idents]
+        go = str(tmp_path / f"go-{rnd}")
+        out = ctx.Queue()
+        procs = [
+            ctx.Process(target=_stop_at, args=(go, manager, dataclasses.astuple(i), out))
+            for i in idents
+        ]
+        for p in procs:
+            p.start()
+        time.sleep(0.5)  # let every stopper wait at the line
+        Path(go).touch()
+        results = [out.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(30)
+        errors += [r for what, r in results if what == "error"]
+        stopped += sum(1 for what, found in results if what == "ok" for _, _, was in found if was)
+        assert all(s.wait(10) is not None for s in servers)
+    left = sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+    print(
+        f"\n{STOP_ROUNDS} rounds x {STOPPERS} executors: {stopped} servers stopped, "
+        f"{len(errors)} errors, left {left}"
+    )
+    assert errors == [], errors[:3]
+    assert stopped == STOP_ROUNDS * STOPPERS
+    assert left == []

@@ -1,5 +1,5 @@
 """Model servers beside Spark executors: Triton (PyTriton) and OpenAI-compatible
-(``transformers serve``, vLLM), one server per executor, one lifecycle, never leaked.
+(``transformers serve``, vLLM), one server per executor, one lifecycle.
 
 Usage::
 
@@ -10,12 +10,10 @@ Usage::
                                 return_type=ArrayType(FloatType()), batch_size=64)
         df.withColumn("y", udf("x")).write.parquet(out)
 
-The guarantees (one server per executor, fresh processes, ports without races, loopback and a
-token, readiness, no leaks, loud failures) are listed in the README's "Model servers" section.
-Internals, by where their code runs: ``_managers`` and ``_spark_jobs`` (driver), ``_launcher``
-(the server's machine), ``_serve`` (the detached server process), ``_triton_server`` /
-``_openai_server`` (what each kind runs), ``_triton_client`` / ``_openai_client`` (Spark tasks),
-``_base`` and ``_run_folder`` (shared).
+What a user can rely on is in the README's "Model servers" section. Internals, by where their
+code runs: ``_managers`` and ``_spark_jobs`` (driver), ``_launcher`` (the server's machine),
+``_serve`` (the server process), ``_triton_server`` / ``_openai_server`` (each kind),
+``_triton_client`` / ``_openai_client`` (Spark tasks), ``_base`` and ``_run_folder`` (shared).
 """
 
 from dl_helpers.servers._base import (

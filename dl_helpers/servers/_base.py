@@ -319,3 +319,25 @@ def server_for_this_executor(table: Mapping[str, ServerInfo], kind: str) -> Serv
             "start() (dynamic allocation, a replaced executor) have none: restart the manager."
         )
     return info
+
+
+def server_table(servers, model: str | None, model_arg: str) -> tuple[dict, str]:
+    """``({executor key: ServerInfo}, model)`` from a started manager (its model unless
+    ``model`` names another) or from its ``servers`` dict (``model`` then required, passed to
+    the predict function as ``model_arg``). Runs on the driver, when a predict function is made."""
+    if hasattr(servers, "servers") and hasattr(servers, "model_name"):
+        if not servers.servers:
+            raise ServerError(f"the {type(servers).__name__} is not started")
+        return dict(servers.servers), model or servers.model_name
+    if not model:
+        raise ValueError(f"{model_arg} is required when servers is a dict")
+    return dict(servers), model
+
+
+def task_server(table: Mapping[str, ServerInfo], model: str, kind: str) -> ServerInfo:
+    """In a Spark task: this executor's server, alive and serving ``model``, else a clear error."""
+    info = server_for_this_executor(table, kind)
+    if not info.is_alive():
+        raise info.failure("server is gone", model)
+    info.check_model(model)
+    return info

@@ -1,10 +1,7 @@
-"""Starting and stopping servers on this machine (the driver in local mode, a start task on a
-cluster executor): one run folder and one detached server process per executor and manager.
-
-Ports come from the kernel (bind to port 0); if the server still fails to bind (the port was
-taken meanwhile, or a requested port is busy) it is started again on another port, as are the
-other transient failures a kind names, up to ``port_attempts`` times.
-"""
+"""Starting and stopping servers on this machine (the driver in local mode, a start or stop
+task on a cluster executor): one run folder and one detached server process per executor and
+manager. Usage: ``launch_server(kind, settings, manager_id, identity, owner)``,
+``stop_local_servers(manager_id, identity)``."""
 
 from __future__ import annotations
 
@@ -31,10 +28,13 @@ from dl_helpers.servers._base import (
 )
 from dl_helpers.servers._run_folder import (
     read_json,
+    remove_manager_folder,
     remove_run,
     remove_workspace,
     root_dir,
+    run_lock,
     tag,
+    unlink_lock,
     write_json,
 )
 from dl_helpers.servers._serve import SERVER_ENV
@@ -101,13 +101,9 @@ def launch_server(
     ``owner`` is (pid, start time) of the process whose death must stop the server. Raises
     :class:`ServerError` with the server's log tail if it does not become ready.
     """
-    import fcntl
-
     base = root_dir() / manager_id
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
     run_dir = base / tag(identity.key)
-    with open(base / f"{tag(identity.key)}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two start tasks on one executor: one server
+    with run_lock(base, run_dir.name, create=True):  # two start tasks on one executor: one server
         existing = read_json(run_dir / "status.json") if run_dir.exists() else None
         if (
             existing
@@ -137,6 +133,10 @@ def _server_env(kind: ServerKind, launch: LaunchSettings, gpus: list[str]) -> di
 
 
 def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> ServerInfo:
+    """Start the server process and wait until it is ready. Ports come from the kernel (bind to
+    port 0); a server that still fails to bind (the port was taken meanwhile, or a requested
+    port is busy), or fails in another transient way its kind names, is started again on
+    another port, up to ``port_attempts`` times."""
     env = _server_env(kind, launch, gpus)
     token = launch.token if kind.supports_token else None
     errors = []
@@ -159,17 +159,7 @@ def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> Server
         status_path.unlink(missing_ok=True)
         log_path = run_dir / f"server-{attempt}.log"
         t0 = time.monotonic()
-        with open(log_path, "ab") as logf:
-            launcher = subprocess.Popen(
-                [sys.executable, "-m", "dl_helpers.servers._serve", str(run_dir), "--detach"],
-                cwd=run_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
+        launcher = _spawn(run_dir, log_path, env)
         try:
             launcher.wait(timeout=60)
             state = _wait_ready(kind, status_path, log_path, launch.start_timeout_s, identity, t0)
@@ -195,8 +185,7 @@ def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> Server
                 token=token,
                 kind=kind.display,
             )
-            record = dict(dataclasses.asdict(info), token=None)
-            write_json(status_path, dict(read_json(status_path) or state, info=record))
+            _record(status_path, state, info)
             log.info(
                 "%s server for %s ready at %s in %.1f s (pid %d)",
                 kind.display,
@@ -222,6 +211,28 @@ def _launch_locked(kind, launch, identity, owner, gpus, run_dir: Path) -> Server
             f"{'; '.join(errors)}\n--- server log {log_path} (last lines) ---\n{tail}"
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _spawn(run_dir: Path, log_path: Path, env: dict) -> subprocess.Popen:
+    """The server process, in a session of its own; it forks away at once (``--detach``)."""
+    with open(log_path, "ab") as logf:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dl_helpers.servers._serve", str(run_dir), "--detach"],
+            cwd=run_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def _record(status_path: Path, state: dict, info: ServerInfo) -> None:
+    """Keep the ready server's info (without its token) in its status, for a second start
+    task of the same executor to find."""
+    record = dict(dataclasses.asdict(info), token=None)
+    write_json(status_path, dict(read_json(status_path) or state, info=record))
 
 
 def _wait_ready(kind, status_path: Path, log_path: Path, timeout_s: float, identity, t0) -> dict:
@@ -256,33 +267,54 @@ def stop_local_servers(manager_id: str | None, identity: ExecutorIdentity | None
     """Stop servers on this machine: of ``manager_id`` (all managers if None), for
     ``identity``'s executor (any executor if None), plus any whose owner is gone.
 
-    Returns [(executor tag, pid, was running)] for the servers found.
+    Returns [(executor tag, pid, was running)] for the servers found. Safe with any number of
+    executors of this host stopping (or starting) at once: see :func:`run_lock`.
     """
-    import fcntl
-
     root = root_dir()
-    bases = [root / manager_id] if manager_id else [p for p in root.glob("*") if p.is_dir()]
+    bases = [root / manager_id] if manager_id else [p for p in _entries(root) if p.is_dir()]
     found = []
     for base in bases:
-        if not base.is_dir():
-            continue
-        for run_dir in [p for p in base.iterdir() if p.is_dir()]:
-            with open(base / f"{run_dir.name}.lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # not while a start task is launching it
-                st = read_json(run_dir / "status.json") or {}
-                mine = identity is None or run_dir.name == tag(identity.key)
-                pid = st.get("pid")
-                if mine or not pid or not alive(st.get("owner_pid"), st.get("owner_start")):
-                    was = bool(pid) and terminate(pid, st.get("pid_start"))
-                    found.append((run_dir.name, pid, was))
-                    remove_run(run_dir, st)
-                    (base / f"{run_dir.name}.lock").unlink(missing_ok=True)
-        for lock_path in base.glob("*.lock"):
-            if not (base / lock_path.stem).exists():
-                lock_path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            base.rmdir()  # only if empty
+        runs = sorted((p for p in _entries(base) if p.is_dir()), key=lambda p: p.name)
+        # This executor's own servers first, waiting for their lock (a start task may still be
+        # launching one); another's only if its lock is free: a held one is being started or
+        # stopped by its own executor, which also removes it.
+        mine = [p for p in runs if identity is None or p.name == tag(identity.key)]
+        others = [p for p in runs if p not in mine]
+        for run_dir, own in [(p, True) for p in mine] + [(p, False) for p in others]:
+            found.extend(_stop_run(base, run_dir, own))
+        for lock_path in [p for p in _entries(base) if p.suffix == ".lock"]:
+            if not (base / lock_path.stem).exists():  # a lock a failed start left
+                with run_lock(base, lock_path.stem, create=False, wait=False) as held:
+                    if held and not (base / lock_path.stem).exists():
+                        unlink_lock(base, lock_path.stem)
+        remove_manager_folder(base)
     return found
+
+
+def _entries(folder: Path) -> list[Path]:
+    """A folder's entries; none if another executor's stop removed it meanwhile."""
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _stop_run(base: Path, run_dir: Path, own: bool) -> list:
+    """Stop one run folder's server if it is ``own`` or its owner is gone; remove the folder."""
+    with run_lock(base, run_dir.name, create=False, wait=own) as held:
+        if not held:
+            return []
+        if not run_dir.exists():  # stopped by another executor meanwhile
+            unlink_lock(base, run_dir.name)
+            return []
+        st = read_json(run_dir / "status.json") or {}
+        pid = st.get("pid")
+        if not (own or not pid or not alive(st.get("owner_pid"), st.get("owner_start"))):
+            return []
+        was = bool(pid) and terminate(pid, st.get("pid_start"))
+        remove_run(run_dir, st)
+        unlink_lock(base, run_dir.name)
+        return [(run_dir.name, pid, was)]
 
 
 def stop_started(servers: list) -> None:

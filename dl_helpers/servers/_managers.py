@@ -1,14 +1,9 @@
 """Server managers, run on the driver: one server per executor, started and stopped together.
 
-``ServerManager`` is the lifecycle, written once; ``TritonServerManager`` and
-``OpenAIServerManager`` only say which kind of server to run. In local mode (``local[n]``) the
-driver starts one server for itself (its Python workers are its executor); on a cluster
-(standalone, YARN, K8s, ``local-cluster``, Databricks, Dataproc) one barrier task per executor
-starts that executor's server. On a Spark Connect session the same DataFrame jobs start and stop
-them (in local mode one task, on the driver's host), so nothing needs a SparkContext. Use a
-manager as a context manager (or call ``stop()``): nothing is left running, and a server whose
-owner dies stops by itself.
-"""
+Usage: ``with TritonServerManager(spark, bind_model, model_name="m") as servers: ...`` or
+``OpenAIServerManager(spark, model_dir)``; ``stop_all_servers(spark)`` for servers a lost
+session left. ``ServerManager`` is the lifecycle, written once; the subclasses only say which
+kind of server to run."""
 
 from __future__ import annotations
 
@@ -103,7 +98,13 @@ class ServerManager:
         return self.local and context_or_none(self.spark) is not None
 
     def start(self) -> dict[str, ServerInfo]:
-        """Start the servers (one per executor); returns ``{executor key: ServerInfo}``."""
+        """Start the servers (one per executor); returns ``{executor key: ServerInfo}``.
+
+        In local mode (``local[n]``) on a classic session the driver starts one server for
+        itself (its Python workers are its executor); on a cluster (standalone, YARN, K8s,
+        ``local-cluster``, Databricks, Dataproc) and over Spark Connect one barrier task per
+        executor starts that executor's server. A failed or interrupted start leaves nothing.
+        """
         if self._started:
             return self.servers
         t0 = time.monotonic()

@@ -1,20 +1,17 @@
 """OpenAI-compatible chat inference from Spark tasks: ``openai_predict_fn`` for
 ``predict_batch_udf``, for ``transformers serve`` and vLLM alike.
 
-Runs in Spark's Python workers. Each task finds its own executor's server and checks at once
-that it serves the model. A batch's prompts go out as concurrent chat requests (greedy:
-temperature 0) with a timeout each; connection errors and overload answers (429, 502-504) are
-retried while the server process lives; anything else, or a dead server, fails at once with the
-executor, server, row and the server's log tail.
-"""
+Usage: ``predict_batch_udf(openai_predict_fn(servers, max_new_tokens=64),
+return_type=dl_helpers.llm.return_type(), batch_size=8)("prompt", "id")``."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import time
 from collections.abc import Callable
 
-from dl_helpers.servers._base import ServerError, http_json, server_for_this_executor
+from dl_helpers.servers._base import http_json, server_table, task_server
 
 TRANSIENT_STATUS = (429, 502, 503, 504)
 
@@ -37,70 +34,22 @@ def openai_predict_fn(
     ``servers``: a started :class:`~dl_helpers.servers._managers.OpenAIServerManager` (or its
     ``servers`` dict, with ``model``). ``tokenizer`` (a folder or hub name): when given, a
     prompt that with ``max_new_tokens`` does not fit the model's context fails naming its row
-    before anything is sent (servers differ in how they treat one).
+    before anything is sent (servers differ in how they treat one). Each task checks at once
+    that its executor's server serves the model; a batch's prompts go out as ``concurrency``
+    concurrent greedy (temperature 0) requests, each with ``request_timeout_s``.
     """
-    if hasattr(servers, "servers") and hasattr(servers, "model_name"):
-        if not servers.servers:
-            raise ServerError(f"the {type(servers).__name__} is not started")
-        model = model or servers.model_name
-        table = dict(servers.servers)
-    else:
-        table = dict(servers)
-        if not model:
-            raise ValueError("model is required when servers is a dict")
+    table, model = server_table(servers, model, "model")
+    sending = _Requests(model, max_new_tokens, system, request_timeout_s, retries, retry_wait_s)
 
     def make_predict_fn():
         from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
         import numpy as np
 
-        from dl_helpers.llm._generation import (
-            chat_messages,
-            chat_token_ids,
-            check_lengths,
-            check_prompts,
-            context_length,
-        )
+        from dl_helpers.llm._generation import chat_token_ids, check_lengths, check_prompts
 
-        info = server_for_this_executor(table, "model")
-        if not info.is_alive():
-            raise info.failure("server is gone", model)
-        info.check_model(model)
-        tok, context = None, None
-        if tokenizer:
-            from transformers import AutoConfig, AutoTokenizer
-
-            tok = AutoTokenizer.from_pretrained(tokenizer)
-            context = context_length(AutoConfig.from_pretrained(tokenizer))
-        url = f"{info.url}/v1/chat/completions"
-
-        def ask(prompt: str, row) -> tuple[str, int]:
-            body = {
-                "model": model,
-                "messages": chat_messages(prompt, system),
-                "max_tokens": max_new_tokens,
-                "temperature": 0,
-            }
-            for attempt in range(retries + 1):
-                cause: BaseException | None = None
-                try:
-                    status, reply = http_json(url, body, info.token, request_timeout_s)
-                except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out
-                    status, reply, cause = None, None, e
-                if status == 200:
-                    choice = reply["choices"][0]
-                    return choice["message"]["content"], int(reply["usage"]["completion_tokens"])
-                what = f"request for row {row} failed"
-                if status is not None:
-                    what += f": HTTP {status} {reply}"
-                if not info.is_alive():
-                    raise info.failure(f"{what}; the server is gone", model, cause)
-                if (status is not None and status not in TRANSIENT_STATUS) or attempt == retries:
-                    tries = f" (after {attempt + 1} tries)" if attempt else ""
-                    raise info.failure(what + tries, model, cause)
-                time.sleep(retry_wait_s * 2**attempt)
-            raise AssertionError("unreachable")  # pragma: no cover
-
+        info = task_server(table, model, "model")
+        tok, context = _tokenizer(tokenizer)
         pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="llm-client")
 
         def predict(prompts, row_ids):
@@ -109,7 +58,7 @@ def openai_predict_fn(
             if tok is not None:
                 lengths = [len(x) for x in chat_token_ids(tok, texts, system)]
                 check_lengths(lengths, rows, max_new_tokens, context)
-            futures = [pool.submit(ask, p, r) for p, r in zip(texts, rows)]
+            futures = [pool.submit(sending.ask, info, p, r) for p, r in zip(texts, rows)]
             wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in futures if f.done() and f.exception() is not None]
             if failed:
@@ -125,3 +74,58 @@ def openai_predict_fn(
         return predict
 
     return make_predict_fn
+
+
+def _tokenizer(name: str | None):
+    """(tokenizer, context length) for the prompt-length check; (None, None) without one."""
+    if not name:
+        return None, None
+    from transformers import AutoConfig, AutoTokenizer
+
+    from dl_helpers.llm._generation import context_length
+
+    return AutoTokenizer.from_pretrained(name), context_length(AutoConfig.from_pretrained(name))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Requests:
+    """How one prompt becomes a chat request, and how often a failed one is tried again."""
+
+    model: str
+    max_new_tokens: int
+    system: str | None
+    timeout_s: float
+    retries: int
+    retry_wait_s: float
+
+    def ask(self, info, prompt: str, row) -> tuple[str, int]:
+        """(answer, new tokens) for one prompt; transient failures are retried while the server
+        lives, anything else fails naming the row."""
+        from dl_helpers.llm._generation import chat_messages
+
+        body = {
+            "model": self.model,
+            "messages": chat_messages(prompt, self.system),
+            "max_tokens": self.max_new_tokens,
+            "temperature": 0,
+        }
+        url = f"{info.url}/v1/chat/completions"
+        for attempt in range(self.retries + 1):
+            cause: BaseException | None = None
+            try:
+                status, reply = http_json(url, body, info.token, self.timeout_s)
+            except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out
+                status, reply, cause = None, None, e
+            if status == 200:
+                choice = reply["choices"][0]
+                return choice["message"]["content"], int(reply["usage"]["completion_tokens"])
+            what = f"request for row {row} failed"
+            if status is not None:
+                what += f": HTTP {status} {reply}"
+            if not info.is_alive():
+                raise info.failure(f"{what}; the server is gone", self.model, cause)
+            if (status is not None and status not in TRANSIENT_STATUS) or attempt == self.retries:
+                tries = f" (after {attempt + 1} tries)" if attempt else ""
+                raise info.failure(what + tries, self.model, cause)
+            time.sleep(self.retry_wait_s * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover

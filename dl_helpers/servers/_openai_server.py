@@ -1,11 +1,7 @@
 """The OpenAI-compatible kind of server: ``transformers serve`` (CPU or GPU) or vLLM (GPUs).
 
-``OpenAIServer.start`` runs in the detached server process: it starts the engine as a child
-process (same process group; it dies with its parent), waits for ``/health``, then sends one
-one-token chat request so that "ready" means the model answers. vLLM gets the executor's GPUs
-as its tensor-parallel size and the manager's API key; ``transformers serve`` has no API key
-option, so its servers rely on listening on loopback only.
-"""
+Usage: ``OpenAIServer(model=folder, engine="transformers")``, handed to a ``ServerManager``
+(``OpenAIServerManager`` builds it); ``start`` runs in the server process."""
 
 from __future__ import annotations
 
@@ -116,6 +112,11 @@ class OpenAIServer(ServerKind):
         return [*cmd, *map(str, self.extra_args)]
 
     def start(self, ctx: ServeContext) -> list[str]:
+        """Start the engine as a child process (same process group: it dies with its parent),
+        wait for ``/health``, then send one one-token chat request, so that "ready" means the
+        model answers. vLLM gets the executor's GPUs as its tensor-parallel size and the
+        manager's API key; ``transformers serve`` has no API key option, so its servers rely on
+        listening on loopback only."""
         cmd = self.command(ctx)
         log.info("starting %s: %s", self.display, " ".join(a for a in cmd if a != ctx.token))
         sys.stdout.flush()

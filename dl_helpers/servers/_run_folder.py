@@ -9,6 +9,7 @@ paths may not exceed 107 characters), named under ``workspace`` in its status.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 
 # Where servers keep their run folders (default: a per-user folder in the temp dir). Every
 # server process inherits it, so a test run can tell its own servers from another's.
-ROOT_ENV = "DL_HELPERS_TRITON_DIR"
+ROOT_ENV = "DL_HELPERS_SERVERS_DIR"
 WORKSPACE_PREFIX = "dlt-"
 
 
@@ -27,7 +28,7 @@ def root_dir() -> Path:
     if root:
         return Path(root)
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"dl_helpers_triton-{uid}"
+    return Path(tempfile.gettempdir()) / f"dl_helpers_servers-{uid}"
 
 
 def tag(key: str) -> str:
@@ -71,3 +72,53 @@ def read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+@contextlib.contextmanager
+def run_lock(base: Path, name: str, create: bool, wait: bool = True):
+    """Hold ``<base>/<name>.lock``; yields False where it is held and ``wait`` is False.
+
+    Several executors of one host share ``base``; any of them may remove a lock file (holding
+    it) and the folder (once empty) at any moment. So the lock taken must still be the file at
+    that path (else it is taken again), and a vanished folder is made again (``create``: a
+    start) or means nothing is left to lock (a stop: yields False). While a holder's lock file
+    is in the folder, the folder is not empty and cannot be removed.
+    """
+    import fcntl
+
+    path = base / f"{name}.lock"
+    while True:
+        if create:
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            f = open(path, "a")
+        except FileNotFoundError:
+            if create:
+                continue  # the folder was removed meanwhile: make it again
+            yield False
+            return
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield True
+                return
+        # The holder before us removed this lock file: lock the one at the path now.
+
+
+def unlink_lock(base: Path, name: str) -> None:
+    """Remove a lock file (only while holding it)."""
+    (base / f"{name}.lock").unlink(missing_ok=True)
+
+
+def remove_manager_folder(base: Path) -> None:
+    """Remove a manager's folder if nothing is left in it (another may still be using it)."""
+    with contextlib.suppress(OSError):
+        base.rmdir()

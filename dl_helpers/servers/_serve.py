@@ -1,16 +1,11 @@
 """The detached server process: ``python -m dl_helpers.servers._serve RUN_DIR [--detach]``.
 
-Started by the launcher with the Spark worker's interpreter, in a session of its own, it reads
-``spec.pkl`` from its run folder (a server kind, address, port, token, owner), starts the kind's
-server, writes its state to ``status.json`` and then watches two things: the server (if it dies,
-the process exits and the status says why) and its owner (the driver in local mode, the executor
-JVM on a cluster): once the owner is gone it stops within ``OWNER_POLL_S + STOP_GRACE_S``, and
-removes its own run folder, since nobody else will.
-"""
+Started by the launcher with the Spark worker's interpreter, in a session of its own: it serves
+what ``RUN_DIR/spec.pkl`` names, reports in ``RUN_DIR/status.json`` and stops when asked, when
+its server dies or when its owner is gone."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -23,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from dl_helpers.servers._base import STOP_GRACE_S, ServeContext, ServerKind, alive
-from dl_helpers.servers._run_folder import remove_run, write_json
+from dl_helpers.servers._run_folder import (
+    remove_manager_folder,
+    remove_run,
+    run_lock,
+    unlink_lock,
+    write_json,
+)
 
 log = logging.getLogger("dl_helpers.servers._serve")
 
@@ -36,124 +37,154 @@ class _Stop(BaseException):
     """Raised in the server's main thread by SIGTERM/SIGINT while it is still starting."""
 
 
+def remove_orphan(run_dir: Path, status: dict) -> None:
+    """The owner is gone and nobody else will clean up: remove the run folder, its lock and an
+    empty manager folder. A stop holding the lock removes them itself."""
+    with run_lock(run_dir.parent, run_dir.name, create=False, wait=False) as held:
+        if held:
+            remove_run(run_dir, status)
+            unlink_lock(run_dir.parent, run_dir.name)
+    remove_manager_folder(run_dir.parent)
+
+
+class _Process:
+    """The server process's state: its status file, and the stop, ready and orphaned events."""
+
+    def __init__(self, run_dir: Path):
+        import psutil
+
+        me = psutil.Process()
+        self.run_dir = run_dir
+        self.status: dict[str, Any] = {"pid": me.pid, "pid_start": round(me.create_time(), 2)}
+        self.stop = threading.Event()  # set when the server is asked to stop
+        self.ready = threading.Event()  # set once the kind started (SIGTERM no longer raises)
+        self.orphaned = threading.Event()  # set when the owner is gone
+
+    def set_status(self, state: str, **extra) -> None:
+        self.status.update(extra, state=state)
+        write_json(self.run_dir / "status.json", self.status)
+
+    def load_spec(self) -> dict | None:
+        """The spec the launcher wrote; None (and a failed status) if it cannot be loaded, e.g.
+        when the kind names modules this interpreter cannot import (a notebook's bind_model)."""
+        import pickle
+
+        try:
+            with open(self.run_dir / "spec.pkl", "rb") as f:
+                return pickle.load(f)
+        except BaseException as e:
+            traceback.print_exc(file=sys.stdout)
+            self.set_status("failed", error=f"cannot load the server spec: {type(e).__name__}: {e}")
+            return None
+
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT stop the server; while the kind is still starting they interrupt it."""
+
+        def on_signal(signum, _frame):
+            log.info("signal %d received: stopping", signum)
+            self.stop.set()
+            if not self.ready.is_set():
+                raise _Stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def watch_owner(self, owner_pid: int, owner_start: float) -> None:
+        """A thread that stops the server within ``OWNER_POLL_S + STOP_GRACE_S`` of its owner's
+        death (the driver in local mode, the executor JVM on a cluster)."""
+
+        def watch():
+            while not self.stop.wait(OWNER_POLL_S):
+                if not alive(owner_pid, owner_start):
+                    log.warning("owner process %d is gone: stopping", owner_pid)
+                    self.orphaned.set()
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    # The main thread may be stuck in native code (a model loading): the stop
+                    # must not depend on it. Children follow by their parent-death signal.
+                    time.sleep(STOP_GRACE_S)
+                    log.error("no clean stop in %.0f s: exiting hard", STOP_GRACE_S)
+                    sys.stdout.flush()
+                    remove_orphan(self.run_dir, self.status)
+                    os._exit(5)
+
+        threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+    def run(self, kind: ServerKind, ctx: ServeContext) -> int:
+        """Start the kind, report it ready, serve until asked to stop or the server dies."""
+        try:
+            t0 = time.monotonic()
+            models = kind.start(ctx)
+            self.ready.set()
+            url = kind.url(ctx.address, ctx.port)
+            run_s = round(time.monotonic() - t0, 3)
+            self.set_status("ready", port=ctx.port, models=models, url=url, run_s=run_s)
+            log.info("%s ready at %s with models %s", kind.display, url, models)
+            while not self.stop.wait(0.5):
+                if not kind.alive():
+                    raise RuntimeError(f"the {kind.display} server exited")
+            return 0
+        except _Stop:
+            return 0
+        except BaseException as e:  # report it in the status file, then exit non-zero
+            self.set_status("failed", error=f"{type(e).__name__}: {e}")
+            traceback.print_exc(file=sys.stdout)
+            return 1
+        finally:
+            self.stop.set()
+            self.ready.set()
+            self.stop_kind(kind)
+
+    def stop_kind(self, kind: ServerKind) -> None:
+        """The kind's own stop; a hung one must not keep the process alive: hard exit after the
+        grace period (children then get SIGTERM from their parent-death signal)."""
+        if self.status["state"] != "failed":
+            self.set_status("stopping")
+        timer = threading.Timer(STOP_GRACE_S - 2, lambda: os._exit(4))
+        timer.daemon = True
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            kind.stop()
+        except Exception:
+            traceback.print_exc(file=sys.stdout)
+        timer.cancel()
+        log.info("%s stopped in %.1f s", kind.display, time.monotonic() - t0)
+
+
 def serve(run_dir: Path) -> int:
-    """Body of the server process. Exit codes: 0 stopped cleanly, 1 failed, 5 orphaned hard exit."""
-    import pickle
-
-    import psutil
-
+    """Body of the server process. Exit codes: 0 stopped cleanly, 1 failed, 4 hung stop,
+    5 orphaned hard exit."""
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stdout,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
-    status_path = run_dir / "status.json"
-    me = psutil.Process()
-    status: dict[str, Any] = {"pid": me.pid, "pid_start": round(me.create_time(), 2)}
-
-    def set_status(state: str, **extra):
-        status.update(extra, state=state)
-        write_json(status_path, status)
-
-    set_status("starting")
-    try:  # the kind may name modules this interpreter cannot import (a notebook's bind_model)
-        with open(run_dir / "spec.pkl", "rb") as f:
-            spec = pickle.load(f)
-    except BaseException as e:
-        traceback.print_exc(file=sys.stdout)
-        set_status("failed", error=f"cannot load the server spec: {type(e).__name__}: {e}")
+    proc = _Process(run_dir)
+    proc.set_status("starting")
+    spec = proc.load_spec()
+    if spec is None:
         return 1
     kind: ServerKind = spec["kind"]
-    owner_pid, owner_start = spec["owner_pid"], spec["owner_start"]
-    set_status("starting", owner_pid=owner_pid, owner_start=owner_start, kind=kind.display)
-
-    stop = threading.Event()
-    ready = threading.Event()
-    orphaned = threading.Event()
-
-    def on_signal(signum, _frame):
-        log.info("signal %d received: stopping", signum)
-        stop.set()
-        if not ready.is_set():
-            raise _Stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def watch_owner():
-        while not stop.wait(OWNER_POLL_S):
-            if not alive(owner_pid, owner_start):
-                log.warning("owner process %d is gone: stopping", owner_pid)
-                orphaned.set()
-                os.kill(os.getpid(), signal.SIGTERM)
-                # The main thread may be stuck in native code (a model loading): the stop
-                # must not depend on it. Children follow by their parent-death signal.
-                time.sleep(STOP_GRACE_S)
-                log.error("no clean stop in %.0f s: exiting hard", STOP_GRACE_S)
-                sys.stdout.flush()
-                remove_run(run_dir, status)
-                os._exit(5)
-
-    threading.Thread(target=watch_owner, name="owner-watch", daemon=True).start()
-
+    owner = (spec["owner_pid"], spec["owner_start"])
+    proc.set_status("starting", owner_pid=owner[0], owner_start=owner[1], kind=kind.display)
+    proc.handle_signals()
+    proc.watch_owner(*owner)
     ctx = ServeContext(
         address=spec["address"],
         port=spec["port"],
         token=spec["token"],
         gpus=list(spec.get("gpus") or []),
         run_dir=run_dir,
-        stop=stop,
-        set_status=set_status,
+        stop=proc.stop,
+        set_status=proc.set_status,
     )
-    started = False
-    try:
-        t0 = time.monotonic()
-        started = True
-        models = kind.start(ctx)
-        ready.set()
-        url = kind.url(ctx.address, ctx.port)
-        set_status(
-            "ready", port=ctx.port, models=models, url=url, run_s=round(time.monotonic() - t0, 3)
-        )
-        log.info("%s ready at %s with models %s", kind.display, url, models)
-        while not stop.wait(0.5):
-            if not kind.alive():
-                raise RuntimeError(f"the {kind.display} server exited")
-        code = 0
-    except _Stop:
-        code = 0
-    except BaseException as e:  # report it in the status file, then exit non-zero
-        set_status("failed", error=f"{type(e).__name__}: {e}")
-        traceback.print_exc(file=sys.stdout)
-        code = 1
-    finally:
-        stop.set()
-        ready.set()
-        if started:
-            if status["state"] != "failed":
-                set_status("stopping")
-            # A hung stop must not keep the process alive: hard exit after the grace period
-            # (children then get SIGTERM from their parent-death signal).
-            timer = threading.Timer(STOP_GRACE_S - 2, lambda: os._exit(4))
-            timer.daemon = True
-            timer.start()
-            t0 = time.monotonic()
-            try:
-                kind.stop()
-            except Exception:
-                traceback.print_exc(file=sys.stdout)
-            timer.cancel()
-            log.info("%s stopped in %.1f s", kind.display, time.monotonic() - t0)
-    if status["state"] != "failed":
-        set_status("stopped")
+    code = proc.run(kind, ctx)
+    if proc.status["state"] != "failed":
+        proc.set_status("stopped")
     sys.stdout.flush()
-    if orphaned.is_set():
-        # Nobody is left to clean up after us: remove the run folder (and an empty parent).
-        remove_run(run_dir, status)
-        (run_dir.parent / f"{run_dir.name}.lock").unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            run_dir.parent.rmdir()
+    if proc.orphaned.is_set():
+        remove_orphan(run_dir, proc.status)  # nobody else will
     return code
 
 

@@ -1,11 +1,8 @@
 """The Spark side of the lifecycle: one barrier task per executor, to start or to stop servers.
 
-Run from the driver (or a Spark Connect client: the jobs are DataFrame jobs, so they need no
-SparkContext). Each job runs n barrier tasks with a task resource profile asking for all
-of an executor's cores and GPUs, so that no executor gets two; a job that cannot get its slots
-is cancelled after a timeout instead of hanging. Both stop paths (a manager's ``stop()`` and
-``stop_all_servers``) run the same stop job.
-"""
+Usage (by the managers): ``start_on_executors(spark, kind, settings, manager_id, n)``,
+``stop_on_executors(spark, manager_id, timeout_s, what)``. DataFrame jobs, so they run the same
+from a Spark Connect client."""
 
 from __future__ import annotations
 
@@ -76,6 +73,12 @@ def _stop_task(manager_id: str | None) -> Iterator[str]:
     """In a barrier task: stop this executor's servers (of one manager, or all), report as JSON."""
     try:
         ident = executor_identity()
+        # Every executor's stop begins at the same moment (a barrier stage's tasks may start
+        # apart): the stops of one host always overlap, so any flaw in their sharing of the run
+        # folders shows on every run, not by chance.
+        from pyspark import BarrierTaskContext
+
+        BarrierTaskContext.get().barrier()
         found = stop_local_servers(manager_id, ident)
         yield json.dumps({"ok": True, "executor": ident.describe(), "found": found})
     except BaseException as e:

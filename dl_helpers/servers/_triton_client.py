@@ -1,16 +1,15 @@
 """Triton inference from Spark tasks: ``triton_predict_fn`` for ``predict_batch_udf``.
 
-Runs in Spark's Python workers. Each task finds its own executor's server (never another's),
-checks at once that the server has the model, and sends batches (split at the model's
-``max_batch_size``). Errors name the executor, the server and its log tail.
-"""
+Usage: ``predict_batch_udf(triton_predict_fn(servers, ["x"]), return_type=..., batch_size=64)``;
+``to_triton_input`` / ``from_triton_output`` convert one column's batch."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 
-from dl_helpers.servers._base import ServerError, server_for_this_executor
+from dl_helpers.servers._base import server_table, task_server
 
 
 def to_triton_input(array, dtype=None):
@@ -69,16 +68,7 @@ def triton_predict_fn(
     for a single output, else a dict (for a StructType return). A model the server does not
     serve fails at once, naming the models it has.
     """
-    if hasattr(servers, "servers") and hasattr(servers, "model_name"):
-        if not servers.servers:
-            raise ServerError(f"the {type(servers).__name__} is not started")
-        model = model_name or servers.model_name
-        table = dict(servers.servers)
-    else:
-        table = dict(servers)
-        if not model_name:
-            raise ValueError("model_name is required when servers is a dict")
-        model = model_name
+    table, model = server_table(servers, model_name, "model_name")
     input_names = list(input_names)
     wanted = list(output_names) if output_names else None
 
@@ -91,10 +81,7 @@ def triton_predict_fn(
         # "network timeout is smaller than requested": the init wait is shorter than a request.
         warnings.filterwarnings("ignore", category=NotSupportedTimeoutWarning)
 
-        info = server_for_this_executor(table, "Triton")
-        if not info.is_alive():
-            raise info.failure("server is gone", model)
-        info.check_model(model)
+        info = task_server(table, model, "Triton")
         auth = {"access_token": info.token} if info.token else {}
         client = ModelClient(
             info.url,
@@ -104,9 +91,40 @@ def triton_predict_fn(
             **auth,
         )
         try:
+            tensors = _Tensors.read(client, info, model, input_names, wanted)
+        except BaseException:
+            client.close()
+            raise
+
+        def predict(*arrays):
+            if len(arrays) != len(input_names):
+                raise ValueError(f"got {len(arrays)} input arrays for inputs {input_names}")
+            inputs = {
+                n: to_triton_input(a, tensors.in_dtypes[n]) for n, a in zip(input_names, arrays)
+            }
+            return tensors.infer(client, info, model, inputs)
+
+        return positional_signature(predict, len(input_names))
+
+    return make_predict_fn
+
+
+@dataclasses.dataclass
+class _Tensors:
+    """What a task needs to know of a served model: input dtypes, the outputs returned, which
+    are per-row scalars, and the largest batch it takes (None: any)."""
+
+    in_dtypes: dict
+    names: list[str]
+    scalar: dict[str, bool]
+    step: int | None
+
+    @classmethod
+    def read(cls, client, info, model: str, input_names: list[str], wanted) -> _Tensors:
+        """From the server's model configuration; unknown tensor names fail at once."""
+        try:
             config = client.model_config
         except Exception as e:
-            client.close()
             raise info.failure("cannot read the model configuration", model, e) from e
         in_dtypes = {t.name: t.dtype for t in config.inputs}
         out_specs = {t.name: t for t in config.outputs}
@@ -115,7 +133,6 @@ def triton_predict_fn(
             n for n in names if n not in out_specs
         ]
         if unknown:
-            client.close()
             raise info.failure(
                 f"model has no tensor(s) {unknown}; inputs {list(in_dtypes)}, "
                 f"outputs {list(out_specs)}",
@@ -123,29 +140,25 @@ def triton_predict_fn(
             )
         scalar = {n: tuple(out_specs[n].shape) == (1,) for n in names}
         step = config.max_batch_size if config.max_batch_size > 0 else None
+        return cls(in_dtypes, names, scalar, step)
 
-        def predict(*arrays):
-            import numpy as np
+    def infer(self, client, info, model: str, inputs: dict):
+        """Send a batch in chunks of at most ``step`` rows; one array, or a dict of them."""
+        import numpy as np
 
-            if len(arrays) != len(input_names):
-                raise ValueError(f"got {len(arrays)} input arrays for inputs {input_names}")
-            inputs = {n: to_triton_input(a, in_dtypes[n]) for n, a in zip(input_names, arrays)}
-            rows = len(next(iter(inputs.values())))
-            parts = []
-            for lo in range(0, rows, step or rows or 1):
-                chunk = {n: a[lo : lo + step] if step else a for n, a in inputs.items()}
-                if not info.is_alive():
-                    raise info.failure("server is gone", model)
-                try:
-                    parts.append(client.infer_batch(**chunk))
-                except Exception as e:
-                    raise info.failure("inference request failed", model, e) from e
-            out = {
-                n: from_triton_output(np.concatenate([p[n] for p in parts]), scalar[n])
-                for n in names
-            }
-            return out[names[0]] if len(names) == 1 else out
-
-        return positional_signature(predict, len(input_names))
-
-    return make_predict_fn
+        rows = len(next(iter(inputs.values())))
+        step = self.step
+        parts = []
+        for lo in range(0, rows, step or rows or 1):
+            chunk = {n: a[lo : lo + step] if step else a for n, a in inputs.items()}
+            if not info.is_alive():
+                raise info.failure("server is gone", model)
+            try:
+                parts.append(client.infer_batch(**chunk))
+            except Exception as e:
+                raise info.failure("inference request failed", model, e) from e
+        out = {
+            n: from_triton_output(np.concatenate([p[n] for p in parts]), self.scalar[n])
+            for n in self.names
+        }
+        return out[self.names[0]] if len(self.names) == 1 else out

@@ -1,10 +1,7 @@
 """The Triton kind of server: PyTriton run inside the detached server process.
 
-``TritonServer`` holds the settings and the user's ``bind_model`` (cloudpickled into the run
-folder); :meth:`TritonServer.start` runs in the server process, builds PyTriton's ``Triton``
-bound to loopback (with an access token), lets ``bind_model`` bind the models and waits until
-each answers.
-"""
+Usage: ``TritonServer(bind_model=..., model_name="m")``, handed to a ``ServerManager``
+(``TritonServerManager`` builds it); ``start`` runs in the server process."""
 
 from __future__ import annotations
 
@@ -184,6 +181,8 @@ class TritonServer(ServerKind):
             time.sleep(0.2)
 
     def start(self, ctx: ServeContext) -> list[str]:
+        """Build PyTriton's ``Triton`` bound to the listen address only (with the access token),
+        let ``bind_model`` bind the models, and wait until each answers."""
         from pytriton.client import ModelClient
         from pytriton.triton import Triton
 

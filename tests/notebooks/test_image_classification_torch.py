@@ -96,7 +96,7 @@ def check_large_job(r):
 @pytest.mark.triton
 @pytest.mark.spark
 @pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK, default=CLASSIC))
-def test_image_classification_torch(run_nb, no_triton_left, mode):
+def test_image_classification_torch(run_nb, no_server_left, mode):
     check(run_nb(NOTEBOOK, LOCAL_PARAMS, mode=mode)["results"], on_cluster=False, full=False)
 
 
@@ -105,5 +105,5 @@ def test_image_classification_torch(run_nb, no_triton_left, mode):
 @pytest.mark.spark
 @pytest.mark.cluster
 @pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
-def test_image_classification_torch_cluster(run_nb, cluster, no_triton_left, mode):
+def test_image_classification_torch_cluster(run_nb, cluster, no_server_left, mode):
     check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

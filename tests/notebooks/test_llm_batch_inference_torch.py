@@ -7,7 +7,6 @@ import re
 import pytest
 from conftest import notebook_modes
 from notebook_checks import CLUSTER_HOSTS, check_placement
-from server_processes import no_server_left  # noqa: F401  (a fixture)
 
 NOTEBOOK = "notebooks/llm/llm_batch_inference_torch.ipynb"
 ROWS = 8
@@ -54,5 +53,5 @@ def check(r, on_cluster):
 @pytest.mark.slow
 @pytest.mark.cluster
 @pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
-def test_llm_batch_inference_cluster(run_nb, cluster, no_server_left, mode):  # noqa: F811
+def test_llm_batch_inference_cluster(run_nb, cluster, no_server_left, mode):
     check(run_nb(NOTEBOOK, CI_PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)

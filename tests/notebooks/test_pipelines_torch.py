@@ -42,5 +42,5 @@ def check(r, on_cluster):
 @pytest.mark.slow
 @pytest.mark.cluster
 @pytest.mark.parametrize("mode", notebook_modes(NOTEBOOK))
-def test_pipelines_notebook_cluster(run_nb, cluster, no_triton_left, mode):
+def test_pipelines_notebook_cluster(run_nb, cluster, no_server_left, mode):
     check(run_nb(NOTEBOOK, PARAMS, cluster=cluster, mode=mode)["results"], on_cluster=True)
