@@ -17,7 +17,7 @@ TF_STAMP    := $(ENVS)/tf/.installed
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
 	@echo "make test     - unit tests and all notebooks with CI parameters (outputs in $(OUT)/test)"
-	@echo "make stress   - server start/stop stress on three executors of one host (~15 min)"
+	@echo "make stress   - server start/stop stress on three executors of one host (~8 min)"
 	@echo "make lab      - JupyterLab with both kernels (dl-torch, dl-tf)"
 	@echo "make envs     - create/refresh $(ENVS)/torch and $(ENVS)/tf"
 	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"

@@ -21,7 +21,7 @@ CYCLES = int(os.environ.get("DL_STRESS_CYCLES", "10"))
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DL_STRESS") != "1",
-    reason="stress test: set DL_STRESS=1 (or run `make stress`); it takes about 15 minutes",
+    reason="stress test: set DL_STRESS=1 (or run `make stress`); it takes about 8 minutes",
 )
 
 
