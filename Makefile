@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TORCH_STAMP := $(ENVS)/torch/.installed
 TF_STAMP    := $(ENVS)/tf/.installed
 
-.PHONY: help envs env-torch env-tf run test test-unit test-tf stress lint lab wheel clean
+.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout lint lab wheel clean
 
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
@@ -22,6 +22,7 @@ help:
 	@echo "make envs     - create/refresh $(ENVS)/torch and $(ENVS)/tf"
 	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"
 	@echo "make wheel    - build dist/dl_helpers-*.whl for clusters"
+	@echo "make test-tmp-checkout - the cluster fixture from a copy of this checkout under /tmp"
 
 envs: env-torch env-tf
 env-torch: $(TORCH_STAMP)
@@ -47,6 +48,11 @@ test: $(TORCH_STAMP) $(TF_STAMP)
 # end to end): in the tf environment.
 test-tf: $(TF_STAMP)
 	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py $(PYTEST_ARGS)
+
+# The cluster fixture started from a copy of this checkout under /tmp (about a minute; not in CI).
+test-tmp-checkout: $(TORCH_STAMP)
+	DL_TEST_TMP_CHECKOUT=1 $(ENVS)/torch/bin/python -m pytest \
+		tests/test_cluster.py::test_cluster_from_a_checkout_under_tmp $(PYTEST_ARGS)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)

@@ -10,6 +10,11 @@ driver's disk only where a real cluster node would: the installed software (the 
 its environments, as if installed on every node) and the one folder that plays shared storage
 (``shared``). A file the driver writes anywhere else is not there for them.
 
+The software stays visible wherever it lives: a folder of ``keep`` (by default the repository,
+the Python environment, its base interpreter and Spark) that lies under a hidden folder (a
+checkout under ``/tmp``) is bound back at its own path after the hiding, and a hidden folder
+inside it (the repository's ``output/``) is hidden again after that.
+
 Namespaces need root (CI runs as root) or unprivileged user namespaces; :func:`isolation_error`
 says why a machine cannot, and the fixture skips with that reason.
 
@@ -32,12 +37,21 @@ import time
 import urllib.request
 from pathlib import Path
 
+# DLH_MOUNTS: "hide PATH" / "keep PATH SAVED" lines, outer folders first. A kept folder is bound to
+# SAVED (outside every hidden folder) before anything is hidden, and back to PATH in its turn.
 WORKER_SCRIPT = r"""
 set -eu
 hostname "$DLH_NODE"
-for d in $DLH_HIDE; do
-  mkdir -p "$d"
-  mount -t tmpfs -o size=16g,mode=1777 tmpfs "$d"
+printf '%s\n' "$DLH_MOUNTS" | while read -r what path saved; do
+  if [ "$what" = keep ]; then mkdir -p "$saved" && mount --bind "$path" "$saved"; fi
+done
+printf '%s\n' "$DLH_MOUNTS" | while read -r what path saved; do
+  mkdir -p "$path"
+  if [ "$what" = hide ]; then
+    mount -t tmpfs -o size=16g,mode=1777 tmpfs "$path"
+  else
+    mount --bind "$saved" "$path"
+  fi
 done
 exec "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.worker.Worker "$@"
 """
@@ -55,6 +69,45 @@ def spark_home() -> Path:
     import pyspark
 
     return Path(pyspark.__file__).resolve().parent
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def software_folders() -> list[Path]:
+    """What a real node would have installed: the repository, this Python environment, its base
+    interpreter and Spark."""
+    return [
+        REPOSITORY,
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        spark_home(),
+    ]
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
+
+
+def mount_plan(hide: list[str], keep: list[Path], saved: Path) -> list[str]:
+    """The worker's mounts, outer folders first: ``hide PATH`` for each hidden folder and
+    ``keep PATH SAVED`` for each kept folder that lies under one (the others stay visible as
+    they are). A folder that is both hidden and kept is an error."""
+    hidden = [Path(h) for h in hide]
+    for k in keep:
+        if k in hidden:
+            raise ValueError(f"{k} is both hidden from the workers and needed by them")
+    kept = sorted(
+        {k for k in keep if any(_is_under(k, h) for h in hidden)}, key=lambda p: len(p.parts)
+    )
+    # Kept folders inside another kept one come back with it.
+    kept = [k for k in kept if not any(o != k and _is_under(k, o) for o in kept)]
+    for p in [*hidden, *kept]:
+        if any(c.isspace() for c in str(p)):
+            raise ValueError(f"a path with white space cannot be hidden or kept: {p!r}")
+    steps = [(len(h.parts), 0, f"hide {h}") for h in hidden]
+    steps += [(len(k.parts), 1, f"keep {k} {saved / str(i)}") for i, k in enumerate(kept)]
+    return [line for *_, line in sorted(steps)]
 
 
 def free_port() -> int:
@@ -76,7 +129,8 @@ def isolation_error() -> str | None:
             "private",
             "sh",
             "-c",
-            'hostname probe-node && mount -t tmpfs tmpfs /mnt && test "$(hostname)" = probe-node',
+            "hostname probe-node && mount -t tmpfs tmpfs /mnt && mkdir /mnt/a /mnt/b"
+            ' && mount --bind /mnt/a /mnt/b && test "$(hostname)" = probe-node',
         ],
         capture_output=True,
         text=True,
@@ -99,6 +153,7 @@ class StandaloneCluster:
         hide: tuple[str | os.PathLike, ...] = (),
         root: str | os.PathLike | None = None,
         env: dict[str, str] | None = None,
+        keep: tuple[str | os.PathLike, ...] | None = None,
     ):
         self.workers = workers
         self.cores = cores
@@ -109,6 +164,8 @@ class StandaloneCluster:
         for h in self.hide:
             if self.shared.resolve().is_relative_to(h):
                 raise ValueError(f"the shared folder {self.shared} is under a hidden folder {h}")
+        keep_dirs = software_folders() if keep is None else [Path(k).resolve() for k in keep]
+        self.mounts = mount_plan(self.hide, keep_dirs, self.root / "kept")
         self.env = dict(os.environ if env is None else env)
         self.env.update(
             SPARK_HOME=str(spark_home()), SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1"
@@ -173,7 +230,10 @@ class StandaloneCluster:
                 work.mkdir(exist_ok=True)
                 address = f"127.0.0.{i + 2}"
                 env = dict(
-                    self.env, DLH_NODE=node, DLH_HIDE=" ".join(self.hide), SPARK_LOCAL_IP=address
+                    self.env,
+                    DLH_NODE=node,
+                    DLH_MOUNTS="\n".join(self.mounts),
+                    SPARK_LOCAL_IP=address,
                 )
                 self._spawn(
                     node,

@@ -91,3 +91,75 @@ def test_notebook_with_driver_local_shared_dir_fails_at_once(cluster):
     assert data_cell["execution_count"] is None
     assert not (driver_local / "classifier.safetensors").exists()
     print(f"notebook failed after {seconds:.1f} s (kernel start and imports included)")
+
+
+def test_mount_plan_keeps_software_under_hidden_folders(tmp_path):
+    from cluster import mount_plan
+
+    saved = tmp_path / "kept"
+    repo = Path("/tmp/x/checkout")
+    plan = mount_plan(
+        ["/tmp", "/dev/shm", "/tmp/x/checkout/output/test"],
+        [repo, repo / ".envs" / "torch", Path("/usr/lib/python3")],
+        saved,
+    )
+    # /tmp hidden, the checkout bound back (its environment with it), its output hidden again.
+    assert plan == [
+        "hide /tmp",
+        "hide /dev/shm",
+        f"keep /tmp/x/checkout {saved / '0'}",
+        "hide /tmp/x/checkout/output/test",
+    ]
+    with pytest.raises(ValueError, match="both hidden from the workers and needed"):
+        mount_plan(["/tmp", "/srv/repo"], [Path("/srv/repo")], saved)
+
+
+@pytest.mark.spark
+@pytest.mark.cluster
+def test_cluster_from_a_checkout_under_tmp(tmp_path):
+    """The fixture run from a checkout under /tmp (as ``mktemp -d`` gives): its workers hide /tmp,
+    yet run the checkout's own environment and Spark from there, and still miss driver files.
+    About a minute on a busy 2-core machine: ``make test-tmp-checkout`` (DL_TEST_TMP_CHECKOUT=1)."""
+    import os
+    import shutil
+    import tempfile
+
+    from cluster import isolation_error
+
+    if os.environ.get("DL_TEST_TMP_CHECKOUT") != "1":
+        pytest.skip("the fixture from a checkout under /tmp: set DL_TEST_TMP_CHECKOUT=1")
+    why = isolation_error()
+    if why:
+        pytest.skip(f"multi-node cluster fixture unavailable: {why}")
+    top = Path(tempfile.mkdtemp(prefix="dlh-checkout-", dir="/tmp"))
+    try:
+        checkout = top / "checkout"
+        (checkout / "tests").mkdir(parents=True)
+        for name in ("cluster.py", "tmp_checkout_driver.py"):
+            shutil.copy(HERE / name, checkout / "tests" / name)
+        env = checkout / ".envs" / Path(sys.prefix).name
+        env.parent.mkdir()
+        # Hard links: a full copy of the environment at a path under /tmp in a second or two.
+        copied = subprocess.run(["cp", "-al", sys.prefix, str(env)], capture_output=True)
+        if copied.returncode != 0:
+            pytest.skip(f"cannot hard-link the environment under /tmp: {copied.stderr[-300:]!r}")
+        driver_only = top / "driver_only.txt"
+        driver_only.write_text("on the driver's /tmp only")
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [str(env / "bin" / "python"), str(checkout / "tests" / "tmp_checkout_driver.py")]
+            + [str(driver_only)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        print(f"fixture cluster from {checkout}: {time.monotonic() - t0:.1f} s")
+        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+        r = json.loads(lines[-1][len("RESULT ") :])
+        assert r["host"] == "node-1"
+        assert r["python"].startswith(str(env)), r  # the checkout's own environment
+        assert r["pyspark"].startswith(str(env)), r
+        assert r["driver_file"] is False  # /tmp is still hidden
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

@@ -135,3 +135,104 @@ def test_another_input_or_plan_is_refused(spark, tmp_path):
         run_chunked(df, lambda d: d, out, num_chunks=3)
     with pytest.raises(TypeError, match="expected integers"):
         run_chunked(df.withColumn("id", df["x"]), lambda d: d, str(tmp_path / "o2"))
+
+
+def test_second_run_at_once_is_refused_naming_the_first(spark, tmp_path):
+    import socket
+
+    from dl_helpers.jobs import OutputLockedError
+
+    src, x = write_input(tmp_path / "input.parquet", n=2000, files=4)
+    out = tmp_path / "output"
+    log = open(tmp_path / "driver.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "resume_driver.py"), src, str(out), "3"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "_lock.json").exists():
+            assert proc.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the first run took no lock in time"
+            time.sleep(0.05)
+        lock = json.loads((out / "_lock.json").read_text())
+        t0 = time.monotonic()
+        with pytest.raises(OutputLockedError) as refused:
+            run_chunked(spark.read.parquet(src), transform, str(out), num_chunks=3)
+        refused_s = time.monotonic() - t0
+        msg = str(refused.value)
+        assert f"pid {proc.pid}" in msg and f"host {socket.gethostname()}" in msg, msg
+        assert lock["run"] in msg and lock["since"] in msg
+        assert proc.wait(timeout=240) == 0, (tmp_path / "driver.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    print(f"second run refused in {refused_s:.2f} s: {msg}")
+    assert not (out / "_lock.json").exists()  # released by the first run at its end
+    assert marked(out) == {0, 1, 2}
+    check_output(spark, out, x)  # every id exactly once
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("owner", ["dead pid", "reused pid"])
+def test_stale_lock_of_this_host_is_taken_over(spark, tmp_path, owner):
+    import socket
+
+    src, x = write_input(tmp_path / "input.parquet", n=200, files=1)
+    out = tmp_path / "output"
+    out.mkdir()
+    # A pid now running but started at another time than the lock says: a reused pid.
+    pid, started = (_dead_pid(), 1.0) if owner == "dead pid" else (os.getpid(), 1.0)
+    stale = {"host": socket.gethostname(), "pid": pid, "started": started, "run": "crashed"}
+    (out / "_lock.json").write_text(json.dumps({**stale, "since": "2026-01-01T00:00:00"}))
+    result = run_chunked(spark.read.parquet(src), transform, str(out), num_chunks=2)
+    assert result.complete and result.ran == [0, 1]
+    assert not (out / "_lock.json").exists()
+    assert not [p for p in out.iterdir() if "_lock" in p.name]  # nothing moved aside is left
+    check_output(spark, out, x)
+
+
+def test_lock_of_a_live_run_or_another_host_is_kept(spark, tmp_path):
+    import socket
+
+    from dl_helpers.jobs import OutputLockedError
+    from dl_helpers.jobs._lock import _start_time
+
+    src, _ = write_input(tmp_path / "input.parquet", n=100, files=1)
+    out = tmp_path / "output"
+    out.mkdir()
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_time(os.getpid())}
+    for owner in (me, {**me, "host": "another-node", "pid": _dead_pid()}):
+        lock = {**owner, "run": "other", "since": "2026-01-01T00:00:00"}
+        (out / "_lock.json").write_text(json.dumps(lock))
+        with pytest.raises(OutputLockedError, match=f"host {owner['host']}, pid {owner['pid']}"):
+            run_chunked(spark.read.parquet(src), transform, str(out), num_chunks=2)
+        assert json.loads((out / "_lock.json").read_text()) == lock  # left as it was
+    assert not (out / "_plan.json").exists()
+
+
+def test_lock_released_after_a_failure(spark, tmp_path):
+    src, _ = write_input(tmp_path / "input.parquet", n=100, files=1)
+    out = tmp_path / "output"
+
+    def broken(d):
+        from pyspark.sql import functions as F
+
+        return d.select("id", F.raise_error(F.lit("model failed")).alias("y"))
+
+    with pytest.raises(Exception, match="model failed"):
+        run_chunked(spark.read.parquet(src), broken, str(out), num_chunks=2)
+    assert out.is_dir() and not (out / "_lock.json").exists()
+    # A bad id column fails before anything is written: no lock, no folder left behind.
+    with pytest.raises(TypeError, match="expected integers"):
+        df = spark.read.parquet(src)
+        run_chunked(df.withColumn("id", df["x"]), transform, str(tmp_path / "o2"))
+    assert not (tmp_path / "o2").exists()

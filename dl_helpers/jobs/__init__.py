@@ -10,11 +10,13 @@ Usage::
     run_chunked(df, add_predictions, output_uri, id_column="id", num_chunks=8, progress=True)
 """
 
+from dl_helpers.jobs._lock import OutputLockedError
 from dl_helpers.jobs._progress import SparkProgress
 from dl_helpers.jobs._resume import chunk_markers, read_committed, run_chunked
 from dl_helpers.jobs._timing import cold_and_warm, timed_run
 
 __all__ = [
+    "OutputLockedError",
     "SparkProgress",
     "chunk_markers",
     "cold_and_warm",

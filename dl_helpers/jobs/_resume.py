@@ -12,6 +12,7 @@ Usage::
 
 Layout of the output folder::
 
+    _lock.json               the run writing now: host, pid, start time (removed at the end)
     _plan.json               the chunks: id column, id bounds, row count (first run; checked later)
     chunk=00003/             a committed chunk's Parquet files (Spark's own _SUCCESS inside)
     _chunks/00003.json       its commit marker: id range, rows, seconds, the run that wrote it
@@ -27,6 +28,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from dl_helpers.jobs import _lock
 
 # NOTE: pyspark is imported inside the functions so that importing dl_helpers stays cheap.
 
@@ -115,6 +118,21 @@ class _HadoopFileSystem:
         self.delete(*parts)
         self.rename(tmp, tuple(parts))
 
+    def create_json_exclusive(self, value, *parts: str) -> bool:
+        """Create the file only if it is absent; False if it exists (atomic on HDFS, a check then
+        a write on object stores)."""
+        try:
+            stream = self.fs.create(self.path(*parts), False)
+        except Exception as e:
+            if "already exists" in str(e).lower() or "FileAlreadyExists" in str(e):
+                return False
+            raise
+        try:
+            stream.write(bytearray(json.dumps(value, sort_keys=True).encode()))
+        finally:
+            stream.close()
+        return True
+
 
 class _LocalFileSystem:
     """The same calls on a local (or mounted) folder with ``os``, for Spark Connect sessions."""
@@ -173,6 +191,21 @@ class _LocalFileSystem:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(json.dumps(value, indent=1, sort_keys=True))
         os.replace(tmp, self.path(*parts))
+
+    def create_json_exclusive(self, value, *parts: str) -> bool:
+        """Create the file, complete, only if it is absent (a hard link fails if the name exists:
+        atomic, and readers never see it half-written); False if it exists."""
+        *folder, name = parts
+        tmp = self.path(*folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(value, sort_keys=True))
+        try:
+            os.link(tmp, self.path(*parts))
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.remove(tmp)
 
 
 def _local_path(root: str) -> str | None:
@@ -327,14 +360,26 @@ def run_chunked(
     chunks still to write (a dict passes its options). ``stop_after`` writes at most that many
     chunks in this call (for trying the resume path). The plan is fixed by the first run: a rerun
     whose input has other id bounds or another row count is refused. Two runs must not write to
-    the same output at the same time. Returns a :class:`ChunkedRun`.
+    the same output at the same time: the first takes a lock (``_lock.json``, naming its host, pid
+    and start time), a second one started meanwhile raises :class:`OutputLockedError` naming it,
+    and a lock left by a dead run of this host is taken over (see ``_lock`` for object stores).
+    Returns a :class:`ChunkedRun`.
     """
+    spark = df.sparkSession
+    fs = _file_system(spark, output)
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    owner = _lock.acquire(fs, run_id)
+    try:
+        return _run_locked(fs, df, transform, id_column, num_chunks, progress, stop_after, run_id)
+    finally:
+        _lock.release(fs, run_id, owner["created_folder"])
+
+
+def _run_locked(fs, df, transform, id_column, num_chunks, progress, stop_after, run_id):
     from pyspark.sql import functions as F
 
     spark = df.sparkSession
     t0 = time.perf_counter()
-    fs = _file_system(spark, output)
-    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     plan = _fixed_plan(fs, make_plan(df, id_column, num_chunks))
     bounds = plan["bounds"]
     n_chunks = max(len(bounds) - 1, 0)
