@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -150,17 +151,24 @@ def compare(frame, column: str, expected, *, id_column: str = "id", atol: float 
     return Comparison(len(ids), len(set(ids)), largest, tuple(shown))
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): ")
+
+
 def first_error_line(run, contains: str) -> str:
     """Run a job that must fail and return the line of its error that contains ``contains``.
 
     ``run`` is a DataFrame (collected) or a function of no arguments. Spark wraps the worker's
-    error in a long message; the line that says why is shown (``Type -> line``) and returned
-    (the first 300 characters when no line matches). Raises AssertionError when nothing fails.
+    error in a long message: the first exception line (``ValueError: ...``) that contains
+    ``contains``, else any such line, else its first 300 characters, is shown (``Type -> line``)
+    and returned. Raises AssertionError when nothing fails.
     """
     try:
         run() if callable(run) else run.collect()
     except Exception as e:
-        line = next((x for x in str(e).splitlines() if contains in x), str(e)[:300])
+        lines = [x for x in str(e).splitlines() if contains in x]
+        # An exception's own line ("ValueError: ...") before a traceback's source line.
+        raised = [x for x in lines if _EXCEPTION_LINE.match(x)]
+        line = (raised or lines or [str(e)[:300]])[0]
         print(type(e).__name__, "->", line)
         return line
     raise AssertionError("the job succeeded: bad input was accepted")
