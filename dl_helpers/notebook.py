@@ -1,5 +1,5 @@
 """What notebooks share: recorded results, output folders, comparisons with the model's own
-output, and the line of an expected error.
+output, the line of an expected error, timed runs and DataFrame helpers for the checks.
 
 Usage::
 
@@ -8,6 +8,7 @@ Usage::
     result = compare(preds, "prediction", direct)   # direct[row_id]: the model run directly
     record("spark_max_abs_diff", result.max_abs_diff)
     record("error_short_row", first_error_line(bad.select(udf("data")), "input column"))
+    cold_s, warm_s, result = cold_and_warm(preds, lambda f: compare(f, "prediction", direct))
 
 ``record`` values are printed and, when ``DL_HELPERS_RESULTS`` names a file (the papermill
 runner in ``ci/`` sets it), merged into that JSON file, which the tests read and assert on.
