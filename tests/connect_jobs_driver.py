@@ -174,7 +174,7 @@ def servers_lifecycle(spark, tmp):
 
 def partition_sizes_without_rdd(spark, tmp):
     """frames.partition_sizes / num_partitions over Connect (no df.rdd there), empty ones too."""
-    from dl_helpers.udfs import num_partitions, partition_sizes
+    from dl_helpers.notebook import num_partitions, partition_sizes
 
     assert partition_sizes(spark.range(0, 10, 1, 4)) == [2, 3, 2, 3]
     assert partition_sizes(spark.range(0, 100, 1, 4).filter("id < 10")) == [10, 0, 0, 0]

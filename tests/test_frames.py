@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dl_helpers.udfs import argmax, collect_by_id, num_partitions, partition_sizes
+from dl_helpers.notebook import argmax, collect_by_id, num_partitions, partition_sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 

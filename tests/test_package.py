@@ -102,3 +102,25 @@ def test_importing_the_public_surface_is_cheap():
         check=True,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+MAX_MODULES = 5
+# Notebooks that use more ideas than that, each with the modules it needs (exact, so that the
+# list cannot grow silently and an entry goes when its notebook gets narrower): data, session,
+# UDFs, a model loaded or compiled, servers and the checks; image_classification_torch also
+# runs the long-job section (progress, resumed chunks).
+WIDER = {
+    "housing_regression_torch.ipynb": 6,
+    "keras_resnet50_tf.ipynb": 6,
+    "image_classification_torch.ipynb": 7,
+}
+
+
+def test_each_notebook_imports_from_few_modules():
+    modules: dict[str, set[str]] = {}
+    for nb, module, _ in notebook_imports():
+        modules.setdefault(nb, set()).add(module)
+    counts = {nb: len(m) for nb, m in modules.items()}
+    assert len(counts) == len(list((ROOT / "notebooks").rglob("*.ipynb")))
+    wide = {nb: n for nb, n in counts.items() if n > MAX_MODULES}
+    assert wide == WIDER, {nb: sorted(modules[nb]) for nb in wide.keys() | WIDER.keys()}

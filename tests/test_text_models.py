@@ -36,13 +36,13 @@ def default_mode(monkeypatch):
 def test_unreachable_hub_falls_back_only_when_allowed(default_mode, tmp_path):
     with pytest.warns(OfflineDataWarning, match="download failed.*could not be loaded"):
         src = tm.translation_model("t5-small", offline=None, dest=tmp_path, train_steps=2)
-    assert src.standin and os.path.isdir(src.path)
+    assert src.offline and os.path.isdir(src.path)
     with pytest.raises(OSError, match="'t5-small' could not be loaded from the hub"):
         tm.translation_model("t5-small", offline=False, dest=tmp_path, train_steps=2)
     with pytest.raises(OSError, match="could not be loaded from the hub"):
         tm.sentence_embedding_model(offline=False)
     packaged = tm.sentence_embedding_model(offline=None)  # the packaged copy, no banner
-    assert packaged.offline and not packaged.standin
+    assert not packaged.offline and "packaged" in packaged.description
 
 
 def test_a_model_that_loads_is_used_as_named(default_mode, tmp_path):
@@ -50,7 +50,7 @@ def test_a_model_that_loads_is_used_as_named(default_mode, tmp_path):
     with pytest.warns(OfflineDataWarning):
         built = tm.sentiment_model(offline=True, dest=tmp_path, train_steps=2)
     src = tm.sentiment_model(built.path, offline=False)
-    assert src.path == built.path and not src.offline and not src.standin
+    assert src.path == built.path and not src.offline
 
 
 def test_tiny_t5_is_a_complete_folder_and_is_reused(tmp_path, monkeypatch):
@@ -59,7 +59,7 @@ def test_tiny_t5_is_a_complete_folder_and_is_reused(tmp_path, monkeypatch):
 
     with pytest.warns(OfflineDataWarning, match="tiny T5"):
         src = tm.translation_model(offline=True, dest=tmp_path, train_steps=5)
-    assert src.standin and src.offline and os.path.isdir(src.path)
+    assert src.offline and os.path.isdir(src.path)
 
     tok = AutoTokenizer.from_pretrained(src.path)
     model = AutoModelForSeq2SeqLM.from_pretrained(src.path).eval()
@@ -98,7 +98,7 @@ def test_tiny_sentiment_classifier_works_in_a_pipeline(tmp_path):
 
 def test_sentence_embedding_model_offline_is_the_packaged_real_model():
     src = tm.sentence_embedding_model(offline=True)
-    assert src.offline and not src.standin
+    assert not src.offline and "packaged" in src.description  # the real weights
     assert os.path.isfile(os.path.join(src.path, "model.safetensors"))
     with pytest.raises(OSError, match="not available offline"):
         tm.sentence_embedding_model("sentence-transformers/all-mpnet-base-v2", offline=True)

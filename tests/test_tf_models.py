@@ -51,7 +51,7 @@ def test_t5_standin_is_seeded_and_its_output_follows_the_input(tmp_path):
         a = tm.t5_model_tf(texts=texts, offline=True, seed=0)
     b = tm.t5_model_tf(texts=texts, offline=True, seed=0)
     c = tm.t5_model_tf(texts=texts, offline=True, seed=1)
-    assert a.standin and a.tokenizer.eos_token_id is not None
+    assert a.offline and a.tokenizer.eos_token_id is not None
     wa, wb, wc = (np.concatenate([w.numpy().ravel() for w in m.model.weights]) for m in (a, b, c))
     np.testing.assert_array_equal(wa, wb)
     assert not np.array_equal(wa, wc)
@@ -70,7 +70,7 @@ def test_t5_standin_is_seeded_and_its_output_follows_the_input(tmp_path):
 def test_t5_falls_back_only_when_allowed(default_mode):
     with pytest.warns(OfflineDataWarning, match="download failed"):
         m = tm.t5_model_tf("t5-small", texts=_sentences(30), offline=None)
-    assert m.standin
+    assert m.offline
     with pytest.raises(OSError, match="huggingface|t5-small"):
         tm.t5_model_tf("t5-small", texts=_sentences(30), offline=False)
     with pytest.raises(ValueError, match="none were given"):
@@ -83,7 +83,7 @@ def test_sentiment_standin_learns(default_mode):
     test_texts, test_labels = imdb_standin(200, seed=1)
     with pytest.warns(OfflineDataWarning, match="2-layer DistilBERT"):
         m = tm.sentiment_pipeline_tf(None, texts, labels, offline=None, epochs=5, verbose=0)
-    assert m.standin
+    assert m.offline
     out = m.model(test_texts, batch_size=32, truncation=True)
     assert {r["label"] for r in out} == {"NEGATIVE", "POSITIVE"}  # it learned something
     agree = np.mean(
@@ -109,7 +109,7 @@ def test_resnet50_standin_is_seeded():
     with pytest.warns(OfflineDataWarning, match="ResNet50 ImageNet weights: random"):
         a = tm.resnet50_keras(offline=True, image_size=32, seed=0)
     b = tm.resnet50_keras(offline=True, image_size=32, seed=0)
-    assert a.standin and a.model.output_shape == (None, 1000)
+    assert a.offline and a.model.output_shape == (None, 1000)
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_array_equal(
         a.model(x, training=False).numpy(), b.model(x, training=False).numpy()

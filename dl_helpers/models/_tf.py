@@ -31,7 +31,7 @@ class TFModel:
 
     model: object
     tokenizer: object | None
-    standin: bool  # True: not the named model (random or briefly trained weights)
+    offline: bool  # True: the offline stand-in (random or briefly trained weights)
     description: str
 
 

@@ -39,7 +39,8 @@ INFERENCE_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
 }
 
-# Environment for Python workers: quiet TensorFlow; one math thread per task is set by Spark
+# Environment for Python workers (and the servers they start): quiet TensorFlow, set once here
+# so that predict functions need not; one math thread per task is set by Spark
 # itself (OMP_NUM_THREADS = spark.task.cpus).
 QUIET_ENV: dict[str, str] = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 

@@ -1,33 +1,14 @@
 """Shared storage: where a notebook puts the files that Spark's executors open.
 
-On a cluster the executors run on other machines. Everything they open, the Parquet tables Spark
-reads, the model files ``make_predict_fn`` loads, the folders Spark writes predictions to and the
-models a Triton server loads, must live on storage that every node mounts at the same path.
-A folder on the driver's local disk is not that: the executors see their own disk, and fail with
-``FileNotFoundException`` (or, worse, write their part of the output where nobody looks).
+On a cluster the executors cannot open the driver's local disk, so tables, model files and
+output folders go to a folder every node mounts at the same path. ``shared_storage`` chooses it
+once per notebook and, beyond local mode, proves the executors can read it (README, "Where data
+and models live", lists the platform defaults).
 
-:func:`shared_storage` decides the folder, once per notebook, and checks it before any work:
+Usage::
 
-- the ``shared_dir`` argument (every notebook has a ``shared_dir`` parameter), else
-- ``$DL_HELPERS_SHARED_DIR``/<name>, else
-- the platform's default: the notebook's output folder in local mode and on ``local-cluster``
-  (one host, one disk); ``/dbfs/FileStore/dl_inference/<name>`` on Databricks (a Unity Catalog
-  volume, ``/Volumes/<catalog>/<schema>/<volume>/...``, is the better choice where one exists:
-  pass it); ``/mnt/gcs/dl_inference/<name>`` on Dataproc, where ``dataproc/init_dl_helpers.sh``
-  mounts a bucket with gcsfuse. On a standalone, YARN or Kubernetes cluster there is no
-  default: :class:`SharedStorageError` names the driver-local folder and what to set.
-
-On any platform but local mode the choice is then proven: the driver writes a marker file and a
-small Spark job reads it on the executors. An executor that cannot read it fails the notebook
-within seconds, naming the folder, the executor's host and what to set, instead of a
-``FileNotFoundException`` deep inside the first real job. The hosts that answered are kept in
-``SharedStorage.executor_hosts``.
-
-Where a cluster has no storage that every node mounts, keep data on the storage Spark itself
-reads (HDFS, ``gs://``, ``s3a://``, ``abfss://``) and send model files with
-``SparkContext.addFile(path)`` (executors open ``pyspark.SparkFiles.get(name)``); this module
-only manages mounted folders, because libraries such as safetensors, Keras and HuggingFace load
-models from local paths.
+    shared = shared_storage(spark, shared_dir, output_dir=out)
+    data_path = shared.write_parquet(table, "test.parquet", num_files)
 """
 
 from __future__ import annotations
@@ -214,7 +195,17 @@ def shared_storage(
     check: bool = True,
     env=None,
 ) -> SharedStorage:
-    """Choose and check the folder for files the executors open (see the module docstring).
+    """Choose and check the folder for files the executors open.
+
+    The folder: ``shared_dir``, else ``$DL_HELPERS_SHARED_DIR``/<name>, else the platform's
+    default (the output folder in local mode and on ``local-cluster``, one host and one disk;
+    ``/dbfs/FileStore/dl_inference/<name>`` on Databricks; ``/mnt/gcs/dl_inference/<name>`` on
+    Dataproc, mounted by ``dataproc/init_dl_helpers.sh``). Standalone, YARN and Kubernetes have
+    no default: :class:`SharedStorageError` names the driver-local folder and what to set.
+    Beyond local mode the driver writes a marker file and a small job reads it on the executors,
+    so a folder they cannot see fails here within seconds, naming the folder and the host; the
+    hosts that answered are kept in ``SharedStorage.executor_hosts``. Only mounted folders are
+    managed (URIs are refused): the model libraries load from local paths.
 
     ``output_dir`` is the notebook's own (driver) output folder, the default in local mode;
     ``name`` the notebook's subfolder under ``$DL_HELPERS_SHARED_DIR`` or a platform default

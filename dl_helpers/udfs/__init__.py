@@ -12,7 +12,6 @@ Usage::
 """
 
 from dl_helpers.udfs._checks import checked_predict_batch_udf
-from dl_helpers.udfs._frames import argmax, collect_by_id, num_partitions, partition_sizes
 from dl_helpers.udfs._images import image_predict_udf, open_image
 from dl_helpers.udfs._quarantine import count_quarantined, split_quarantined
 from dl_helpers.udfs._tensors import (
@@ -26,14 +25,10 @@ from dl_helpers.udfs._tensors import (
 
 __all__ = [
     "TensorSpec",
-    "argmax",
     "checked_predict_batch_udf",
-    "collect_by_id",
     "count_quarantined",
     "image_predict_udf",
-    "num_partitions",
     "open_image",
-    "partition_sizes",
     "split_quarantined",
     "tensor_predict_udf",
     "tensor_spec",
