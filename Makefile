@@ -42,26 +42,26 @@ run: $(TORCH_STAMP)
 # then the TensorFlow-only unit tests, which need the tf environment (see test-tf).
 test: $(TORCH_STAMP) $(TF_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests $(PYTEST_ARGS)
-	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py $(PYTEST_ARGS)
+	$(ENVS)/tf/bin/python -m pytest tests/unit/models/test_tf_models.py $(PYTEST_ARGS)
 
 # The TensorFlow-only unit tests (the TF notebooks' stand-ins, which the notebook tests also run
 # end to end): in the tf environment.
 test-tf: $(TF_STAMP)
-	$(ENVS)/tf/bin/python -m pytest tests/test_tf_models.py $(PYTEST_ARGS)
+	$(ENVS)/tf/bin/python -m pytest tests/unit/models/test_tf_models.py $(PYTEST_ARGS)
 
 # The cluster fixture started from a copy of this checkout under /tmp (about a minute; not in CI).
 test-tmp-checkout: $(TORCH_STAMP)
 	DL_TEST_TMP_CHECKOUT=1 $(ENVS)/torch/bin/python -m pytest \
-		tests/test_cluster.py::test_cluster_from_a_checkout_under_tmp $(PYTEST_ARGS)
+		tests/cluster/test_cluster.py::test_cluster_from_a_checkout_under_tmp $(PYTEST_ARGS)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)
 
 # Start/stop cycles of every server kind on a three-executor local-cluster beside a second
-# application's servers (tests/test_server_stress.py); skipped by `make test`. DL_STRESS_CYCLES
+# application's servers (tests/unit/servers/test_server_stress.py); skipped by `make test`. DL_STRESS_CYCLES
 # sets the cycles per kind (default 10).
 stress: $(TORCH_STAMP)
-	DL_STRESS=1 $(ENVS)/torch/bin/python -m pytest tests/test_server_stress.py -s $(PYTEST_ARGS)
+	DL_STRESS=1 $(ENVS)/torch/bin/python -m pytest tests/unit/servers/test_server_stress.py -s $(PYTEST_ARGS)
 
 lint: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/ruff check dl_helpers tests ci benchmark notebooks

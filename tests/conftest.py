@@ -21,7 +21,11 @@ TRITON_PROCESS_NAMES = ("tritonserver", "triton_python_backend_stub")
 
 # Functions defined in test modules are pickled by reference (module name + function name):
 # let Spark's Python workers import the test modules too.
-_paths = [str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+# The helper modules (tests/support) are imported by name by the tests and their drivers.
+SUPPORT = ROOT / "tests" / "support"
+sys.path.insert(0, str(SUPPORT))
+TEST_DIRS = sorted({str(p.parent) for p in (ROOT / "tests").rglob("test_*.py")})
+_paths = [str(SUPPORT), *TEST_DIRS, os.environ.get("PYTHONPATH", "")]
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in _paths if p)
 
 # Tests never reach the internet: every data set and model takes its offline path.
@@ -86,8 +90,9 @@ def spark():
 @pytest.fixture(scope="session")
 def cluster():
     """A real standalone cluster of two workers that share no disk with the driver (see
-    tests/cluster.py): each has its own hostname and sees none of the driver's output folders,
-    data cache or /tmp; ``cluster.shared`` is the only folder the driver and workers share."""
+    tests/support/cluster.py): each has its own hostname and sees none of the driver's output
+    folders, data cache or /tmp; ``cluster.shared`` is the only folder the driver and workers
+    share."""
     from cluster import StandaloneCluster, isolation_error
 
     why = isolation_error()

@@ -24,7 +24,8 @@ PARAMS = {
 }
 
 
-# Local mode in CI: the Triton section (local servers: tests/test_triton.py) and the large job
+# Local mode in CI: the Triton section (local servers: tests/unit/servers/test_triton.py) and the
+# large job
 # (progress, quarantine, resume: their unit tests and the cluster run) off.
 LOCAL_PARAMS = PARAMS | {"run_triton": False, "run_large_job": False}
 

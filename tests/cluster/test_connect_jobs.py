@@ -1,7 +1,8 @@
 """A Spark Connect session on a real Connect server started in the client's process (local[2]):
 the session's settings, loopback binding, input checks, the model-server lifecycle, and
 SparkProgress and run_chunked (the classic tests' own functions and Connect-only cases) — the
-scenarios of tests/connect_jobs_driver.py, run in a process of their own (a process holds one
+scenarios of tests/support/connect_jobs_driver.py, run in a process of their own (a process holds
+one
 kind of session, and the test run's is classic).
 """
 
@@ -21,7 +22,7 @@ from connect_jobs_driver import SCENARIOS
 
 pytestmark = [pytest.mark.spark, pytest.mark.triton]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
@@ -41,7 +42,7 @@ def connect_run(tmp_path_factory):
     status, log tail, processes of the driver still running a while after it exited)."""
     work = tmp_path_factory.mktemp("connect_jobs")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "connect_jobs_driver.py"), str(work)],
+        [sys.executable, str(ROOT / "tests" / "support" / "connect_jobs_driver.py"), str(work)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -20,7 +20,7 @@ says why a machine cannot, and the fixture skips with that reason.
 
 Run by hand (Ctrl-C stops it)::
 
-    .envs/torch/bin/python tests/cluster.py --hide output
+    .envs/torch/bin/python tests/support/cluster.py --hide output
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).resolve().parent
 
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def software_folders() -> list[Path]:

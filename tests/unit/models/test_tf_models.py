@@ -2,7 +2,8 @@
 seeded (same seed, same weights and outputs), work as the notebooks use them (generate, the
 sentiment pipeline, a saved and reloaded copy), and follow the offline policy.
 
-Run with ``.envs/tf/bin/python -m pytest tests/test_tf_models.py``; skipped elsewhere."""
+Run with ``.envs/tf/bin/python -m pytest tests/unit/models/test_tf_models.py``; skipped
+elsewhere."""
 
 from __future__ import annotations
 

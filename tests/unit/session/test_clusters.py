@@ -22,7 +22,7 @@ import pytest
 from dl_helpers.session import INFERENCE_CONF
 from dl_helpers.session import _clusters as clusters
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def spark_task_slots(task_amount: str, executor_gpus: int) -> int:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from driver_process import gpu_discovery_script, read_line, start_driver
-from llm_models import tiny_model  # noqa: F401  (a fixture)
 from server_processes import server_processes
+from tiny_llm import tiny_model  # noqa: F401  (a fixture)
 
 from dl_helpers.servers._run_folder import ROOT_ENV
 
-HERE = Path(__file__).resolve().parent
-DRIVER = HERE / "stress_driver.py"
+SUPPORT = Path(__file__).resolve().parents[2] / "support"
+DRIVER = SUPPORT / "stress_driver.py"
 CYCLES = int(os.environ.get("DL_STRESS_CYCLES", "10"))
 
 pytestmark = pytest.mark.skipif(

@@ -20,8 +20,9 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "unit" / "jobs"))  # the scenarios reuse those tests
 
 import connect_driver  # noqa: E402
 import pytest  # noqa: E402
@@ -162,7 +163,7 @@ def input_checks(spark, tmp):
 def servers_lifecycle(spark, tmp):
     """One server (local mode: the driver is the executor), started by a one-task DataFrame job;
     answers like the model; nothing left after stop. (A failed block and stop_all_servers:
-    tests/test_connect.py, on a separate Connect server.)"""
+    tests/cluster/test_connect.py, on a separate Connect server.)"""
     s = connect_driver.run_server_lifecycle(spark, full=False)
     assert len(s["servers"]) == 1, s
     (info,) = s["servers"].values()

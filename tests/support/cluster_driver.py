@@ -1,4 +1,5 @@
-"""A driver program for tests/test_cluster.py: a SparkSession on the fixture cluster, run as its
+"""A driver program for tests/cluster/test_cluster.py: a SparkSession on the fixture cluster, run
+as its
 own process (one SparkSession per process), printing what it saw as one JSON line.
 
 usage: cluster_driver.py MASTER SHARED_DIR DRIVER_LOCAL_DIR

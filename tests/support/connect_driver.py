@@ -1,4 +1,5 @@
-"""A Spark Connect client program for tests/test_connect.py (a process of its own: PySpark keeps
+"""A Spark Connect client program for tests/cluster/test_connect.py (a process of its own: PySpark
+keeps
 one session kind per process, and the other tests hold a classic session).
 
 ``server URL``: connect to a Connect server the test started with the pip package's
@@ -6,7 +7,7 @@ one session kind per process, and the other tests hold a classic session).
 artifact; check the session, the input checks and a Triton server per
 executor (start, infer, stop; a failed block; ``stop_all_servers``); print ``RESULT {json}``.
 ``orphan URL`` starts servers and waits to be killed; ``cleanup URL PIDS`` stops what it left
-from a new client. tests/connect_jobs_driver.py runs the same checks on a Connect server
+from a new client. tests/support/connect_jobs_driver.py runs the same checks on a Connect server
 started in the client's process.
 """
 
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402

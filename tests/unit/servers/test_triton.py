@@ -1,7 +1,7 @@
 """dl_helpers.servers with real Spark and real Triton servers (PyTriton), no mocks.
 
 Local mode uses the session fixture (``local[2]``); the two-executor cluster and the
-owner-killed cases run a driver program of their own (tests/triton_driver.py), because one
+owner-killed cases run a driver program of their own (tests/support/triton_driver.py), because one
 process holds one SparkContext and those cases kill the driver.
 """
 
@@ -33,8 +33,8 @@ from dl_helpers.servers import (
 )
 from dl_helpers.servers._launcher import library_path
 
-HERE = Path(__file__).resolve().parent
-DRIVER = HERE / "triton_driver.py"
+SUPPORT = Path(__file__).resolve().parents[2] / "support"
+DRIVER = SUPPORT / "triton_driver.py"
 
 # Servers must be gone this long after their owner dies (owner poll 1 s + Triton stop ~5 s,
 # and on a cluster the executor JVMs noticing the dead driver first; generous for a busy CI box).
@@ -354,7 +354,8 @@ def test_readiness_timeout_raises_and_cleans_up(spark, no_server_left):
 
 # The lifecycle is one code path (DataFrame jobs) on classic and Connect sessions. CI runs this
 # case over Connect; the same case on a classic session runs for the OpenAI-compatible servers
-# (tests/test_llm_servers.py: two executors, owner killed) and in the classic notebook tests on
+# (tests/unit/servers/test_llm_servers.py: two executors, owner killed) and in the classic notebook
+# tests on
 # the multi-node cluster. DL_TEST_NOTEBOOK_MODES=both runs it in both modes here too.
 TWO_EXECUTOR_MODES = (
     [None, "local"] if os.environ.get("DL_TEST_NOTEBOOK_MODES") == "both" else ["local"]

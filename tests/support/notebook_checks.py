@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-CLUSTER_HOSTS = ["node-1", "node-2"]  # the fixture's workers (tests/cluster.py)
+CLUSTER_HOSTS = ["node-1", "node-2"]  # the fixture's workers (tests/support/cluster.py)
 
 
 def check_placement(r: dict, on_cluster: bool, triton: bool = True) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from dl_helpers.notebook import argmax, collect_by_id, num_partitions, partition_sizes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _parquet(spark, folder):
@@ -54,4 +54,4 @@ def test_argmax_and_collect_by_id(spark):
     assert np.allclose(values[2], [0.1, 0.9, 0.0])
 
 
-# Over Spark Connect: the partition_sizes scenario of tests/connect_jobs_driver.py.
+# Over Spark Connect: the partition_sizes scenario of tests/support/connect_jobs_driver.py.

@@ -20,7 +20,7 @@ from dl_helpers.jobs import chunk_markers, read_committed, run_chunked
 
 pytestmark = pytest.mark.spark
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 N_ROWS = 8000
 N_CHUNKS = 6
 
@@ -62,7 +62,13 @@ def test_sigkill_mid_run_then_resume(spark, tmp_path):
     out = tmp_path / "output"
     log = open(tmp_path / "driver.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "resume_driver.py"), src, str(out), str(N_CHUNKS)],
+        [
+            sys.executable,
+            str(ROOT / "tests" / "support" / "resume_driver.py"),
+            src,
+            str(out),
+            str(N_CHUNKS),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group
@@ -146,7 +152,7 @@ def test_second_run_at_once_is_refused_naming_the_first(spark, tmp_path):
     out = tmp_path / "output"
     log = open(tmp_path / "driver.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "resume_driver.py"), src, str(out), "3"],
+        [sys.executable, str(ROOT / "tests" / "support" / "resume_driver.py"), src, str(out), "3"],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -1,4 +1,4 @@
-"""A Spark driver program for the server stress test (tests/test_server_stress.py).
+"""A Spark driver program for the server stress test (tests/unit/servers/test_server_stress.py).
 
 - ``cycles GPU_SCRIPT MODEL_DIR CYCLES``: ``local-cluster[3,1,1024]`` (three executor JVMs on
   this host, each with the GPU of GPU_SCRIPT); CYCLES start/stop cycles of Triton, then of
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
 import triton_models  # noqa: E402

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
 from driver_process import TWO_EXECUTORS, executor_key_udf, gpu_executor_conf  # noqa: E402
-from llm_models import greedy_one_by_one  # noqa: E402
 from server_processes import alive, listen_addresses, process_tree  # noqa: E402
+from tiny_llm import greedy_one_by_one  # noqa: E402
 
 from dl_helpers.llm import return_type  # noqa: E402
 from dl_helpers.servers import OpenAIServerManager, openai_predict_fn  # noqa: E402

@@ -19,7 +19,7 @@ from benchmark import prepare_dataset
 from benchmark.lib import dataset
 from benchmark.lib import resnet50 as R
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmark"
 
 

@@ -1,5 +1,6 @@
 """Driver programs of their own, for the server tests that kill the driver or need two executor
-JVMs (one process holds one SparkContext): tests/triton_driver.py and tests/llm_driver.py.
+JVMs (one process holds one SparkContext): tests/support/triton_driver.py and
+tests/support/llm_driver.py.
 
 The driver side: the two-executor master and its settings (a GPU resource declared by a
 discovery script, one per executor), and a UDF naming the executor a row ran on. The test side:

@@ -22,7 +22,7 @@ import pytest
 from dl_helpers.session import INFERENCE_CONF
 from dl_helpers.session import _clusters as clusters
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".git", ".envs", "output", "dist", "build", "node_modules", ".venv"}
 DATABRICKS_NODES = {"g5.4xlarge": (16, 1), "Standard_NV36ads_A10_v5": (36, 1)}
 

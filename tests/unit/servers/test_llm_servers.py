@@ -1,10 +1,10 @@
 """OpenAI-compatible servers per executor (``transformers serve`` on CPU; vLLM on GPUs) through
 the lifecycle Triton uses, with real Spark and real servers, no mocks.
 
-The model is tests/llm_models.py's tiny chat model (SmolLM2's tokenizer and chat template,
+The model is tests/support/tiny_llm.py's tiny chat model (SmolLM2's tokenizer and chat template,
 random weights), so that exact-answer checks are cheap; the notebook test runs the real
 SmolLM2. Local mode uses the session fixture (``local[2]``); the two-executor cluster and the
-owner-killed cases run tests/llm_driver.py, a driver program of their own.
+owner-killed cases run tests/support/llm_driver.py, a driver program of their own.
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ from pathlib import Path
 
 import pytest
 from driver_process import gpu_discovery_script, kill_owner_and_time, read_line, start_driver
-from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
 from server_processes import (
     listen_addresses,
     process_tree,
     running,
 )
+from tiny_llm import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
 
 from dl_helpers.llm import return_type
 from dl_helpers.servers import OpenAIServerManager, openai_predict_fn, vllm_available
 from dl_helpers.servers._base import ServeContext
 from dl_helpers.servers._openai_server import OpenAIServer
 
-HERE = Path(__file__).resolve().parent
-DRIVER = HERE / "llm_driver.py"
+SUPPORT = Path(__file__).resolve().parents[2] / "support"
+DRIVER = SUPPORT / "llm_driver.py"
 OWNER_GONE_BOUND_S = 60  # owner poll 1 s + engine stop (<= 10 s) + a busy CI box's slack
 PROMPTS = [
     "What is the capital of France?",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import OUTPUT
 
-HERE = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 
 
 @pytest.mark.spark
@@ -22,7 +22,7 @@ def test_cluster_isolation_and_shared_storage(cluster):
     proc = subprocess.run(
         [
             sys.executable,
-            str(HERE / "cluster_driver.py"),
+            str(SUPPORT / "cluster_driver.py"),
             cluster.master,
             str(cluster.shared),
             str(driver_local),
@@ -134,9 +134,9 @@ def test_cluster_from_a_checkout_under_tmp(tmp_path):
     top = Path(tempfile.mkdtemp(prefix="dlh-checkout-", dir="/tmp"))
     try:
         checkout = top / "checkout"
-        (checkout / "tests").mkdir(parents=True)
+        (checkout / "tests" / "support").mkdir(parents=True)
         for name in ("cluster.py", "tmp_checkout_driver.py"):
-            shutil.copy(HERE / name, checkout / "tests" / name)
+            shutil.copy(SUPPORT / name, checkout / "tests" / "support" / name)
         env = checkout / ".envs" / Path(sys.prefix).name
         env.parent.mkdir()
         # Hard links: a full copy of the environment at a path under /tmp in a second or two.
@@ -147,7 +147,10 @@ def test_cluster_from_a_checkout_under_tmp(tmp_path):
         driver_only.write_text("on the driver's /tmp only")
         t0 = time.monotonic()
         proc = subprocess.run(
-            [str(env / "bin" / "python"), str(checkout / "tests" / "tmp_checkout_driver.py")]
+            [
+                str(env / "bin" / "python"),
+                str(checkout / "tests" / "support" / "tmp_checkout_driver.py"),
+            ]
             + [str(driver_only)],
             capture_output=True,
             text=True,

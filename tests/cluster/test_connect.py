@@ -3,10 +3,11 @@
 driver; dl_helpers not installed on its workers, shipped as an artifact): the session, the input
 checks, the model-server lifecycle, a killed client.
 
-Each client runs in a process of its own (tests/connect_driver.py): PySpark holds one session
+Each client runs in a process of its own (tests/support/connect_driver.py): PySpark holds one
+session
 kind per process. The same checks on a Connect server started in the client's process are in
-tests/test_connect_jobs.py; the two-executor case over Connect, and the client killed there,
-is ``tests/test_triton.py::test_two_executors_one_host[connect]``.
+tests/cluster/test_connect_jobs.py; the two-executor case over Connect, and the client killed there,
+is ``tests/unit/servers/test_triton.py::test_two_executors_one_host[connect]``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 PY = sys.executable
 
 pytestmark = [pytest.mark.spark, pytest.mark.triton]
@@ -37,7 +38,7 @@ def _free_port() -> int:
 def _run_driver(*args: str, timeout_s: float = 420) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.run(
-        [PY, str(HERE / "connect_driver.py"), *args],
+        [PY, str(SUPPORT / "connect_driver.py"), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -65,7 +66,7 @@ def connect_server(tmp_path_factory):
     wrapper.write_text(f'#!/bin/sh\nexec "{PY}" -S "$@"\n')
     wrapper.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_"))}
-    paths = [sysconfig.get_paths()["purelib"], str(HERE)]
+    paths = [sysconfig.get_paths()["purelib"], str(SUPPORT)]
     env.update(
         SPARK_HOME=str(home),
         SPARK_PID_DIR=str(run),
@@ -118,7 +119,7 @@ def test_dl_helpers_reaches_the_executors_as_an_artifact(result):
     shipped = result["shipped"]
     assert shipped["before"].startswith("ImportError"), shipped  # not installed there
     assert "dl_helpers" in shipped["after"] and shipped["after"].endswith("| local"), shipped
-    assert not shipped["after"].startswith(str(HERE.parent)), shipped  # not the checkout
+    assert not shipped["after"].startswith(str(SUPPORT.parents[1])), shipped  # not the checkout
 
 
 def test_session_is_a_connect_session_with_the_inference_settings(result):
@@ -159,7 +160,7 @@ def test_client_killed_on_a_connect_server_then_stop_all_servers(connect_server)
     which live on (unlike a client that started the Connect server itself, whose death takes
     the executors and so the servers with it). The next session's stop_all_servers stops them."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    cmd = [PY, str(HERE / "connect_driver.py"), "orphan", connect_server]
+    cmd = [PY, str(SUPPORT / "connect_driver.py"), "orphan", connect_server]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )

@@ -16,7 +16,7 @@ import pytest
 
 import dl_helpers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = sorted(
     m.name for m in pkgutil.iter_modules(dl_helpers.__path__) if not m.name.startswith("_")
 )

@@ -4,7 +4,7 @@ parsing, and greedy batched generation against one-by-one generation on the tiny
 from __future__ import annotations
 
 import pytest
-from llm_models import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
+from tiny_llm import CONTEXT, greedy_one_by_one, tiny_model  # noqa: F401  (a fixture)
 
 from dl_helpers.llm import (
     ChatModelSource,

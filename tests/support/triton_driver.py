@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
 import triton_models  # noqa: E402
@@ -37,7 +37,7 @@ from dl_helpers.session import build_session, is_connect  # noqa: E402
 
 
 def _ship_models_by_value() -> None:
-    # Executors cannot import tests/triton_models.py: pickle its functions by value.
+    # Executors cannot import tests/support/triton_models.py: pickle its functions by value.
     from pyspark import cloudpickle
 
     cloudpickle.register_pickle_by_value(triton_models)
