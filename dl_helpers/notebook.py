@@ -10,8 +10,9 @@ Usage::
     record("error_short_row", first_error_line(bad.select(udf("data")), "input column"))
     cold_s, warm_s, result = cold_and_warm(preds, lambda f: compare(f, "prediction", direct))
 
-``record`` values are printed and, when ``DL_HELPERS_RESULTS`` names a file (the papermill
-runner in ``ci/`` sets it), merged into that JSON file, which the tests read and assert on.
+``record`` merges values into the JSON file that ``DL_HELPERS_RESULTS`` names (the papermill
+runner in ``ci/`` sets it; the tests read and assert on it), silently: a reader's output shows
+the notebook's own prints. ``DL_HELPERS_SHOW_RECORDS=1`` also prints each value.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 RESULTS_ENV = "DL_HELPERS_RESULTS"
+SHOW_RECORDS_ENV = "DL_HELPERS_SHOW_RECORDS"
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,10 +46,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def record(name: str, value: Any) -> Any:
-    """Record a named result (JSON-serialisable after numpy conversion) and return it."""
+    """Record a named result (JSON-serialisable after numpy conversion) and return it; printed
+    only when ``DL_HELPERS_SHOW_RECORDS=1``."""
     value = _jsonable(value)
     json.dumps(value)  # fail here, in the notebook, if the value cannot be stored
-    print(f"[record] {name} = {value!r}")
+    if os.environ.get(SHOW_RECORDS_ENV) == "1":
+        print(f"[record] {name} = {value!r}")
     path = os.environ.get(RESULTS_ENV)
     if path:
         p = Path(path)
@@ -273,6 +277,7 @@ def num_partitions(frame) -> int:
 __all__ = [
     "Comparison",
     "RESULTS_ENV",
+    "SHOW_RECORDS_ENV",
     "argmax",
     "cold_and_warm",
     "collect_by_id",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dl_helpers.notebook import RESULTS_ENV, make_output_dir, record, recorded
+from dl_helpers.notebook import RESULTS_ENV, SHOW_RECORDS_ENV, make_output_dir, record, recorded
 
 
 def test_record_merges_and_converts_numpy(tmp_path, monkeypatch):
@@ -18,10 +18,16 @@ def test_record_merges_and_converts_numpy(tmp_path, monkeypatch):
     assert json.loads(path.read_text())["rows"] == 5
 
 
-def test_record_without_file_only_prints(monkeypatch, capsys):
-    monkeypatch.delenv(RESULTS_ENV, raising=False)
+def test_record_is_silent_unless_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "r.json"))
+    monkeypatch.delenv(SHOW_RECORDS_ENV, raising=False)
     record("x", 1)
-    assert "[record] x = 1" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""
+    assert recorded(tmp_path / "r.json") == {"x": 1}
+    monkeypatch.setenv(SHOW_RECORDS_ENV, "1")
+    record("y", 2)
+    assert capsys.readouterr().out == "[record] y = 2\n"
+    assert recorded(tmp_path / "r.json") == {"x": 1, "y": 2}
 
 
 def test_unserialisable_value_fails_in_the_notebook(tmp_path, monkeypatch):
