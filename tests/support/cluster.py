@@ -116,19 +116,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# A shell in a private mount and hostname namespace: what each worker runs in, and what the
+# start-up probe tries first.
+NAMESPACED_SH = ["unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c"]
+
+
 def isolation_error() -> str | None:
     """None if worker namespaces work here, else why not."""
     if shutil.which("unshare") is None:
         return "no 'unshare' command (util-linux)"
     probe = subprocess.run(
         [
-            "unshare",
-            "--mount",
-            "--uts",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
+            *NAMESPACED_SH,
             "hostname probe-node && mount -t tmpfs tmpfs /mnt && mkdir /mnt/a /mnt/b"
             ' && mount --bind /mnt/a /mnt/b && test "$(hostname)" = probe-node',
         ],
@@ -238,13 +237,7 @@ class StandaloneCluster:
                 self._spawn(
                     node,
                     [
-                        "unshare",
-                        "--mount",
-                        "--uts",
-                        "--propagation",
-                        "private",
-                        "sh",
-                        "-c",
+                        *NAMESPACED_SH,
                         WORKER_SCRIPT,
                         "worker",
                         self.master,
