@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TORCH_STAMP := $(ENVS)/torch/.installed
 TF_STAMP    := $(ENVS)/tf/.installed
 
-.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout lint lab wheel clean
+.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout test-executor-loss lint lab wheel clean
 
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
@@ -23,6 +23,7 @@ help:
 	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"
 	@echo "make wheel    - build dist/dl_helpers-*.whl for clusters"
 	@echo "make test-tmp-checkout - the cluster fixture from a copy of this checkout under /tmp"
+	@echo "make test-executor-loss - SIGKILL an executor during a Triton job on the fixture cluster (~1.5 min)"
 
 envs: env-torch env-tf
 env-torch: $(TORCH_STAMP)
@@ -53,6 +54,12 @@ test-tf: $(TF_STAMP)
 test-tmp-checkout: $(TORCH_STAMP)
 	DL_TEST_TMP_CHECKOUT=1 $(ENVS)/torch/bin/python -m pytest \
 		tests/cluster/test_cluster.py::test_cluster_from_a_checkout_under_tmp $(PYTEST_ARGS)
+
+# An executor JVM killed in the middle of a Triton inference job on the fixture cluster: the job
+# completes on the replacing executor's own server (about 1.5 minutes; not in CI).
+test-executor-loss: $(TORCH_STAMP)
+	DL_TEST_EXECUTOR_LOSS=1 $(ENVS)/torch/bin/python -m pytest \
+		tests/cluster/test_executor_loss.py -s $(PYTEST_ARGS)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)

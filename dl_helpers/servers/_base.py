@@ -308,35 +308,45 @@ class ServerInfo:
             )
 
 
-def server_for_this_executor(table: Mapping[str, ServerInfo], kind: str) -> ServerInfo:
-    """The server of the executor this Spark task runs on (from ``{executor key: ServerInfo}``)."""
-    ident = executor_identity()
-    info = table.get(ident.key)
-    if info is None:
-        raise ServerError(
-            f"no {kind} server for {ident.describe()} (key {ident.key}); servers were started "
-            f"for: {[s.executor_name for s in table.values()]}. Executors added after "
-            "start() (dynamic allocation, a replaced executor) have none: restart the manager."
-        )
-    return info
-
-
-def server_table(servers, model: str | None, model_arg: str) -> tuple[dict, str]:
-    """``({executor key: ServerInfo}, model)`` from a started manager (its model unless
+def server_table(servers, model: str | None, model_arg: str) -> tuple[dict, str, Callable | None]:
+    """``({executor key: ServerInfo}, model, start)`` from a started manager (its model unless
     ``model`` names another) or from its ``servers`` dict (``model`` then required, passed to
-    the predict function as ``model_arg``). Runs on the driver, when a predict function is made."""
+    the predict function as ``model_arg``). ``start(identity)`` starts the server of an executor
+    that joined after the manager started (a manager's ``late_start``; None for a dict). Runs on
+    the driver, when a predict function is made."""
     if hasattr(servers, "servers") and hasattr(servers, "model_name"):
         if not servers.servers:
             raise ServerError(f"the {type(servers).__name__} is not started")
-        return dict(servers.servers), model or servers.model_name
+        start = servers.late_start() if hasattr(servers, "late_start") else None
+        return dict(servers.servers), model or servers.model_name, start
     if not model:
         raise ValueError(f"{model_arg} is required when servers is a dict")
-    return dict(servers), model
+    return dict(servers), model, None
 
 
-def task_server(table: Mapping[str, ServerInfo], model: str, kind: str) -> ServerInfo:
-    """In a Spark task: this executor's server, alive and serving ``model``, else a clear error."""
-    info = server_for_this_executor(table, kind)
+def task_server(
+    table: Mapping[str, ServerInfo],
+    model: str,
+    kind: str,
+    start: Callable[[ExecutorIdentity], ServerInfo] | None = None,
+) -> ServerInfo:
+    """In a Spark task: this executor's server, alive and serving ``model``, else a clear error.
+
+    An executor that joined after the servers started (it replaced a lost one, or dynamic
+    allocation added it) is not in ``table``: ``start`` starts its server now, once per
+    executor (its other tasks wait for it and find it), owned by the executor's JVM and stopped
+    with the manager's others. Without ``start`` (a plain dict of servers) that is an error.
+    """
+    ident = executor_identity()
+    info = table.get(ident.key)
+    if info is None and start is not None:
+        info = start(ident)
+    if info is None:
+        raise ServerError(
+            f"no {kind} server for {ident.describe()} (key {ident.key}); servers were started "
+            f"for: {[s.executor_name for s in table.values()]}. A dict of servers cannot start "
+            "one for an executor added later: pass the manager itself."
+        )
     if not info.is_alive():
         raise info.failure("server is gone", model)
     info.check_model(model)

@@ -25,7 +25,7 @@ from dl_helpers.servers._launcher import (
     stop_started,
 )
 from dl_helpers.servers._openai_server import OpenAIServer
-from dl_helpers.servers._spark_jobs import start_on_executors, stop_on_executors
+from dl_helpers.servers._spark_jobs import LateStart, start_on_executors, stop_on_executors
 from dl_helpers.servers._triton_server import TritonServer
 from dl_helpers.session._executors import is_local_mode
 from dl_helpers.session._spark import context_or_none
@@ -145,6 +145,14 @@ class ServerManager:
             self.servers = {}
             self._started = False
             self.timings["stop_s"] = round(time.monotonic() - t0, 3)
+
+    def late_start(self) -> LateStart | None:
+        """What a predict function's task calls on an executor that joined after :meth:`start`
+        (None in local mode, where the driver is the only executor). Its server is stopped by
+        :meth:`stop` with the others, and is not in :attr:`servers` (which the driver filled)."""
+        if self._in_driver:
+            return None
+        return LateStart(self.kind, self.launch, self.manager_id)
 
     def endpoints(self) -> dict[str, str]:
         """``{executor description: url}``."""

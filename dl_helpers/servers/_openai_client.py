@@ -38,7 +38,7 @@ def openai_predict_fn(
     that its executor's server serves the model; a batch's prompts go out as ``concurrency``
     concurrent greedy (temperature 0) requests, each with ``request_timeout_s``.
     """
-    table, model = server_table(servers, model, "model")
+    table, model, start = server_table(servers, model, "model")
     sending = _Requests(model, max_new_tokens, system, request_timeout_s, retries, retry_wait_s)
 
     def make_predict_fn():
@@ -48,7 +48,7 @@ def openai_predict_fn(
 
         from dl_helpers.llm._generation import chat_token_ids, check_lengths, check_prompts
 
-        info = task_server(table, model, "model")
+        info = task_server(table, model, "model", start)
         tok, context = _tokenizer(tokenizer)
         pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="llm-client")
 

@@ -69,6 +69,32 @@ def _start_task(kind: ServerKind, launch: LaunchSettings, manager_id: str) -> It
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class LateStart:
+    """Start the server of an executor that joined after the manager started (it replaced a lost
+    one, or dynamic allocation added it), from that executor's first inference task.
+
+    The same launch as a start task's: the manager's run folder and settings, owned by the
+    executor's JVM (the owner watchdog stops it when the executor goes), found by the manager's
+    stop job like the others. The run-folder lock makes it one server per executor: a second
+    task waits for the first's start and finds its server. GPUs: those Spark gave the task."""
+
+    kind: ServerKind
+    launch: LaunchSettings
+    manager_id: str
+
+    def __call__(self, ident) -> ServerInfo:
+        log.warning(
+            "%s has no %s server (it joined after the servers started): starting one",
+            ident.describe(),
+            self.kind.display,
+        )
+        owner = (ident.jvm_pid, ident.jvm_start)
+        return launch_server(
+            self.kind, self.launch, self.manager_id, ident, owner=owner, gpus=_task_gpus()
+        )
+
+
 def _stop_task(manager_id: str | None) -> Iterator[str]:
     """In a barrier task: stop this executor's servers (of one manager, or all), report as JSON."""
     try:
@@ -180,8 +206,9 @@ def start_on_executors(
     """
     if (conf_or(spark, "spark.dynamicAllocation.enabled") or "false").lower() == "true":
         log.warning(
-            "dynamic allocation is on: executors added later have no %s server (their tasks "
-            "fail with a clear error); turn it off for model servers",
+            "dynamic allocation is on: an executor added later starts its %s server in its "
+            "first inference task (that task waits for it); an executor removed takes its "
+            "server with it",
             kind.display,
         )
     if is_local_mode(spark):

@@ -68,7 +68,7 @@ def triton_predict_fn(
     for a single output, else a dict (for a StructType return). A model the server does not
     serve fails at once, naming the models it has.
     """
-    table, model = server_table(servers, model_name, "model_name")
+    table, model, start = server_table(servers, model_name, "model_name")
     input_names = list(input_names)
     wanted = list(output_names) if output_names else None
 
@@ -81,7 +81,7 @@ def triton_predict_fn(
         # "network timeout is smaller than requested": the init wait is shorter than a request.
         warnings.filterwarnings("ignore", category=NotSupportedTimeoutWarning)
 
-        info = task_server(table, model, "Triton")
+        info = task_server(table, model, "Triton", start)
         auth = {"access_token": info.token} if info.token else {}
         client = ModelClient(
             info.url,

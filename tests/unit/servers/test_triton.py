@@ -260,9 +260,8 @@ def test_server_killed_mid_job_fails_fast(spark, no_server_left, manager_kwargs,
     assert not workspace.exists()  # a hard-killed server's workspace is removed by stop()
 
 
-@pytest.mark.spark
-def test_task_without_a_server_gets_a_clear_error(spark):
-    bogus = ServerInfo(
+def _bogus_server() -> ServerInfo:
+    return ServerInfo(
         executor="elsewhere/1@1.00",
         executor_name="executor 9 on elsewhere (JVM pid 1)",
         host="elsewhere",
@@ -275,6 +274,11 @@ def test_task_without_a_server_gets_a_clear_error(spark):
         log_path="",
         run_dir="",
     )
+
+
+@pytest.mark.spark
+def test_task_without_a_server_gets_a_clear_error(spark):
+    bogus = _bogus_server()
     from pyspark.ml.functions import predict_batch_udf
     from pyspark.sql.types import FloatType
 
@@ -287,6 +291,49 @@ def test_task_without_a_server_gets_a_clear_error(spark):
         spark.range(3).select(udf("id")).collect()
     assert "no Triton server for executor driver" in str(err.value)
     assert "executor 9 on elsewhere" in str(err.value)
+    assert "pass the manager itself" in str(err.value)
+
+
+@pytest.mark.spark
+@pytest.mark.triton
+def test_executor_added_later_starts_one_server(spark, manager_kwargs, no_server_left):
+    """An executor the manager's start did not reach (a replacement, or one dynamic allocation
+    added) starts its server in its first inference task: two tasks of it at once start one
+    server, which answers every row and is stopped with the manager's others. Here the manager's
+    table knows only another executor, so the driver (local[2]) is the late one."""
+    from dl_helpers.servers._launcher import stop_local_servers
+    from dl_helpers.servers._run_folder import read_json, root_dir
+    from dl_helpers.servers._spark_jobs import LateStart
+
+    manager = TritonServerManager(
+        spark, triton_models.bind_test_models, model_name="affine", **manager_kwargs
+    )
+    elsewhere = _bogus_server()
+
+    class StartedElsewhere:  # what a started manager offers a predict function
+        servers = {elsewhere.executor: elsewhere}
+        model_name = "affine"
+
+        def late_start(self):
+            return LateStart(manager.kind, manager.launch, manager.manager_id)
+
+    base = root_dir() / manager.manager_id
+    try:
+        # Two partitions, two task slots: both tasks find no server at the same moment.
+        rows = affine_df(spark, 40, 2).select(
+            "x", affine_udf(StartedElsewhere(), 4)("x").alias("p")
+        )
+        rows = rows.collect()
+        runs = [p for p in base.iterdir() if p.is_dir()]
+        assert len(runs) == 1, runs  # one run folder, one server, for the one executor
+        pid = read_json(runs[0] / "status.json")["pid"]
+        assert {r.p.pid for r in rows} == {pid}
+        ref = triton_models.affine_reference
+        assert all(list(r.p.y) == ref(r.x).tolist() for r in rows) and len(rows) == 40
+    finally:
+        found = stop_local_servers(manager.manager_id)  # what the manager's stop runs
+    assert [(was, p) for _, p, was in found] == [(True, pid)]
+    assert not base.exists()
 
 
 @pytest.mark.spark
