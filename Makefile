@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TORCH_STAMP := $(ENVS)/torch/.installed
 TF_STAMP    := $(ENVS)/tf/.installed
 
-.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout test-executor-loss lint lab wheel clean
+.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout test-executor-loss defaults-on-cluster lint lab wheel clean
 
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
@@ -23,6 +23,7 @@ help:
 	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"
 	@echo "make wheel    - build dist/dl_helpers-*.whl for clusters"
 	@echo "make test-tmp-checkout - the cluster fixture from a copy of this checkout under /tmp"
+	@echo "make defaults-on-cluster - every notebook with its default parameters on the fixture cluster (long)"
 	@echo "make test-executor-loss - SIGKILL an executor during a Triton job on the fixture cluster (~1.5 min)"
 
 envs: env-torch env-tf
@@ -60,6 +61,13 @@ test-tmp-checkout: $(TORCH_STAMP)
 test-executor-loss: $(TORCH_STAMP)
 	DL_TEST_EXECUTOR_LOSS=1 $(ENVS)/torch/bin/python -m pytest \
 		tests/cluster/test_executor_loss.py -s $(PYTEST_ARGS)
+
+# Every notebook with its default parameters on the fixture cluster (default executor settings),
+# then a table: notebook, exit status, seconds, first error line. Long; not in CI.
+# DEFAULTS_ARGS: e.g. --only keras_resnet50.
+DEFAULTS_ARGS ?=
+defaults-on-cluster: $(TORCH_STAMP) $(TF_STAMP)
+	$(ENVS)/torch/bin/python ci/defaults_on_cluster.py $(DEFAULTS_ARGS)
 
 test-unit: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/python -m pytest tests -m "not notebook" $(PYTEST_ARGS)
