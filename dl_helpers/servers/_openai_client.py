@@ -36,7 +36,8 @@ def openai_predict_fn(
     prompt that with ``max_new_tokens`` does not fit the model's context fails naming its row
     before anything is sent (servers differ in how they treat one). Each task checks at once
     that its executor's server serves the model; a batch's prompts go out as ``concurrency``
-    concurrent greedy (temperature 0) requests, each with ``request_timeout_s``.
+    concurrent greedy (temperature 0) requests, each with ``request_timeout_s``. An executor
+    that joined after the manager started starts its own server in its first task.
     """
     table, model, start = server_table(servers, model, "model")
     sending = _Requests(model, max_new_tokens, system, request_timeout_s, retries, retry_wait_s)

@@ -66,7 +66,8 @@ def triton_predict_fn(
     ``servers`` is a started :class:`TritonServerManager` (or its ``servers`` dict).
     ``input_names`` are the model's inputs, in the order of the UDF's columns. Returns one array
     for a single output, else a dict (for a StructType return). A model the server does not
-    serve fails at once, naming the models it has.
+    serve fails at once, naming the models it has. An executor that joined after the manager
+    started (a replacement for a lost one) starts its own server in its first task.
     """
     table, model, start = server_table(servers, model_name, "model_name")
     input_names = list(input_names)
