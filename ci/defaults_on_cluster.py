@@ -2,11 +2,14 @@
 """Run every notebook with its DEFAULT parameters on the multi-node fixture cluster and print a
 table: notebook, exit status, seconds, first error line.
 
-The cluster is tests/support/cluster.py's: a standalone master and two one-core workers whose
-executors see none of the driver's disk but the installed software and one shared folder.
+The cluster is tests/support/cluster.py's: a standalone master and (by default) two one-core
+workers whose executors see none of the driver's disk but the installed software and one shared
+folder.
 Executors get Spark's default settings (1 GB of memory, no extra JVM options); each notebook is
 given only where the cluster is (``spark_master``) and its folders (``shared_dir``,
-``output_dir``), and the application waits for both executors (``spark.executor.instances=2``).
+``output_dir``), and the application waits for every worker's executor
+(``spark.executor.instances``). ``--workers 1`` is a master and one worker: all cached data on
+one executor.
 Everything else is the notebook's default. Data sets and models take their offline paths
 (``DL_HELPERS_OFFLINE=1``, as in the tests) unless the environment says otherwise.
 
@@ -34,7 +37,6 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from ci.run_notebook import NotebookFailed, env_for, run_notebook  # noqa: E402
 
-SUBMIT_ARGS = "--conf spark.executor.instances=2 pyspark-shell"
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt|Exit)\b.*")
 
 
@@ -60,7 +62,7 @@ def first_error(failure: NotebookFailed) -> str:
     return (errors or lines or ["?"])[0]
 
 
-def run_all(paths: list[Path], out: Path, cell_timeout: int) -> list[dict]:
+def run_all(paths: list[Path], out: Path, cell_timeout: int, workers: int = 2) -> list[dict]:
     from cluster import StandaloneCluster, isolation_error
 
     why = isolation_error()
@@ -68,7 +70,8 @@ def run_all(paths: list[Path], out: Path, cell_timeout: int) -> list[dict]:
         raise SystemExit(f"the fixture cluster cannot run here: {why}")
     data_cache = os.environ.get("DL_HELPERS_DATA_DIR", Path.home() / ".cache" / "dl_helpers")
     rows = []
-    with StandaloneCluster(workers=2, cores=1, hide=(out, data_cache)) as cluster:
+    submit = f"--conf spark.executor.instances={workers} pyspark-shell"
+    with StandaloneCluster(workers=workers, cores=1, hide=(out, data_cache)) as cluster:
         print(f"cluster {cluster.master}, shared folder {cluster.shared}", flush=True)
         for nb in paths:
             row = {"notebook": nb.stem, "rc": 0, "seconds": 0.0, "error": ""}
@@ -83,7 +86,7 @@ def run_all(paths: list[Path], out: Path, cell_timeout: int) -> list[dict]:
                     out,
                     params,
                     cell_timeout,
-                    extra_env={"PYSPARK_SUBMIT_ARGS": SUBMIT_ARGS},
+                    extra_env={"PYSPARK_SUBMIT_ARGS": submit},
                 )
             except NotebookFailed as e:
                 row.update(rc=1, error=first_error(e))
@@ -112,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", default=[], help="run notebooks whose name has this")
     ap.add_argument("--output-dir", default=str(ROOT / "output" / "defaults"))
     ap.add_argument("--cell-timeout", type=int, default=1800)
+    ap.add_argument(
+        "--workers", type=int, default=2, help="worker nodes (one 1-core executor each)"
+    )
     args = ap.parse_args(argv)
     for k, v in {
         "DL_HELPERS_OFFLINE": "1",
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no notebook matches {args.only}")
     out = Path(args.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    rows = run_all(paths, out, args.cell_timeout)
+    rows = run_all(paths, out, args.cell_timeout, args.workers)
     print("\n" + table(rows))
     (out / "defaults_on_cluster.json").write_text(json.dumps(rows, indent=1))
     return 0 if all(r["rc"] == 0 for r in rows) else 1
