@@ -12,12 +12,13 @@ PYTEST_ARGS ?=
 TORCH_STAMP := $(ENVS)/torch/.installed
 TF_STAMP    := $(ENVS)/tf/.installed
 
-.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout lint lab wheel clean
+.PHONY: help envs env-torch env-tf run test test-unit test-tf stress test-tmp-checkout docs lint lab wheel clean
 
 help:
 	@echo "make run      - run notebooks/pytorch/image_classification_torch.ipynb on local Spark (outputs in $(OUT)/run)"
 	@echo "make test     - unit tests and all notebooks with CI parameters (outputs in $(OUT)/test)"
 	@echo "make stress   - server start/stop stress on three executors of one host (~8 min)"
+	@echo "make docs     - executed copies of the notebooks under docs/notebooks (NOTEBOOKS=... for some)"
 	@echo "make lab      - JupyterLab with both kernels (dl-torch, dl-tf)"
 	@echo "make envs     - create/refresh $(ENVS)/torch and $(ENVS)/tf"
 	@echo "make lint     - ruff (lint and format check) on the package, tests and notebooks"
@@ -62,6 +63,13 @@ test-unit: $(TORCH_STAMP)
 # sets the cycles per kind (default 10).
 stress: $(TORCH_STAMP)
 	DL_STRESS=1 $(ENVS)/torch/bin/python -m pytest tests/unit/servers/test_server_stress.py -s $(PYTEST_ARGS)
+
+# Executed copies for readers under docs/notebooks/ (outputs and figures), each notebook on local
+# Spark with its test's DOCS_PARAMS; tests/project/test_docs_notebooks.py keeps them equal to the
+# sources. NOTEBOOKS="notebooks/a.ipynb ..." rebuilds only those (about 20 min for all).
+NOTEBOOKS ?=
+docs: $(TORCH_STAMP) $(TF_STAMP)
+	$(ENVS)/torch/bin/python ci/build_docs.py $(NOTEBOOKS)
 
 lint: $(TORCH_STAMP)
 	$(ENVS)/torch/bin/ruff check dl_helpers tests ci benchmark notebooks

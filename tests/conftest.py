@@ -28,6 +28,8 @@ TEST_DIRS = sorted({str(p.parent) for p in (ROOT / "tests").rglob("test_*.py")})
 _paths = [str(SUPPORT), *TEST_DIRS, os.environ.get("PYTHONPATH", "")]
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in _paths if p)
 
+from notebook_checks import check_for_readers  # noqa: E402
+
 # Tests never reach the internet: every data set and model takes its offline path.
 os.environ.setdefault("DL_HELPERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -181,6 +183,7 @@ def run_nb():
         # The notebook ran in the mode asked for (every notebook records describe(spark)).
         session = res["results"]["session"]
         assert session["connect"] == str(mode == CONNECT).lower(), session
+        check_for_readers(res["executed"])
         return res
 
     return _run

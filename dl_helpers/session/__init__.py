@@ -30,7 +30,13 @@ from dl_helpers.session._environment import (
     detect_platform,
     master_kind,
 )
-from dl_helpers.session._executors import executors, expected_executors, wait_for_executors
+from dl_helpers.session._executors import (
+    ExecutorGpus,
+    executor_gpus,
+    executors,
+    expected_executors,
+    wait_for_executors,
+)
 from dl_helpers.session._spark import (
     INFERENCE_CONF,
     MALLOC_ENV,
@@ -51,6 +57,7 @@ from dl_helpers.session._storage import (
 
 __all__ = [
     "DATABRICKS",
+    "ExecutorGpus",
     "DATAPROC",
     "INFERENCE_CONF",
     "KUBERNETES",
@@ -71,6 +78,7 @@ __all__ = [
     "default_parallelism",
     "describe",
     "detect_platform",
+    "executor_gpus",
     "executors",
     "expected_executors",
     "gpu_spark_conf",

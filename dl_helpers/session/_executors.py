@@ -8,9 +8,13 @@ tasks per core reports the executors its tasks ran on (:func:`spread_job`).
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from dl_helpers.session._environment import LOCAL, master_kind
 from dl_helpers.session._spark import (
@@ -128,3 +132,83 @@ def wait_for_executors(spark, expected: int | None = None, timeout_s: float = 60
                 f"{len(last)} registered: {[e['id'] for e in last]}"
             )
         time.sleep(0.5)
+
+
+@dataclass(frozen=True)
+class ExecutorGpus:
+    """The GPUs one executor's tasks see: the addresses Spark assigned to the task
+    (``spark.task.resource.gpu.amount``), ``CUDA_VISIBLE_DEVICES`` and the devices' names."""
+
+    executor: str
+    host: str
+    addresses: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    cuda_visible_devices: str | None = None
+
+    def __str__(self) -> str:
+        where = f"executor {self.executor} on {self.host}"
+        if not self.addresses and not self.names:
+            return f"{where}: no GPU"
+        if not self.addresses:
+            return f"{where}: no GPU assigned by Spark; the host has {', '.join(self.names)}"
+        named = [
+            f"GPU {a} ({self.names[int(a)]})" if a.isdigit() and int(a) < len(self.names) else a
+            for a in self.addresses
+        ]
+        return f"{where}: {', '.join(named)}"
+
+
+def _gpu_names() -> list[str]:
+    """The names of this host's NVIDIA GPUs, in index order (empty without nvidia-smi)."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def _gpu_row() -> dict:
+    from pyspark import TaskContext
+
+    from dl_helpers.servers._base import executor_identity
+
+    ident = executor_identity()
+    ctx = TaskContext.get()
+    gpu = ctx.resources().get("gpu") if ctx is not None else None
+    return {
+        "key": ident.key,
+        "id": ident.executor_id,
+        "host": ident.host,
+        "addresses": ",".join(gpu.addresses) if gpu is not None else "",
+        "names": "\n".join(_gpu_names()),
+        "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+def executor_gpus(spark) -> list[ExecutorGpus]:
+    """Which GPUs each executor's tasks see, from one short job (also on Spark Connect).
+
+    Prints as ``executor 1 on node-1: GPU 0 (NVIDIA H100 80GB HBM3)``, or ``... : no GPU`` on a
+    CPU executor. On a GPU cluster every executor should list the GPU Spark gave its tasks; one
+    without is a cluster whose ``spark.executor.resource.gpu.amount`` or discovery script is
+    missing (see :func:`check_cluster_conf`).
+    """
+    schema = "key string, id string, host string, addresses string, names string, visible string"
+    found: dict[str, ExecutorGpus] = {}
+    for r in spread_job(spark, _gpu_row, schema):
+        addresses = tuple(sorted({a for a in (r.addresses or "").split(",") if a}))
+        prior = found.get(r.key)
+        if prior is not None:
+            addresses = tuple(sorted(set(prior.addresses) | set(addresses)))
+        names = tuple(n for n in (r.names or "").split("\n") if n)
+        found[r.key] = ExecutorGpus(r.id, r.host, addresses, names, r.visible)
+    return sorted(found.values(), key=lambda e: (e.host, e.executor))

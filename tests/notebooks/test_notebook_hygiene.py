@@ -66,6 +66,25 @@ def test_notebook_has_a_test(path):
     assert ids(path) in test.read_text(), f"{test.name} does not run {ids(path)}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_notebook_recipe_first_checks_apart(path):
+    """The recipe, ending with its summary, then the checks in one section of their own."""
+    nb = json.loads(path.read_text())
+    sources = ["".join(c["source"]) for c in nb["cells"]]
+    headings = [
+        i
+        for i, (c, s) in enumerate(zip(nb["cells"], sources, strict=True))
+        if c["cell_type"] == "markdown" and s.lstrip().startswith("## Checks")
+    ]
+    assert len(headings) == 1, f"{len(headings)} '## Checks' sections (want one, at the end)"
+    summary = [i for i, s in enumerate(sources) if "show_summary(" in s]
+    assert summary and summary[0] < headings[0], "show_summary must end the recipe, before Checks"
+    for i, s in enumerate(sources[: headings[0]]):
+        if nb["cells"][i]["cell_type"] == "markdown":
+            for words in ("the CI run", "the test run", "CI asks", "the tests "):
+                assert words not in s, f"cell {i}: test-only wording {words!r} in the recipe"
+
+
 def test_ruff_clean():
     ruff = Path(sys.executable).parent / "ruff"
     targets = ["dl_helpers", "tests", "ci", "notebooks", "benchmark"]

@@ -29,3 +29,36 @@ def check_placement(r: dict, on_cluster: bool, triton: bool = True) -> None:
             assert hosts == CLUSTER_HOSTS, servers
         else:
             assert len(servers) == 1, servers
+
+
+def check_for_readers(executed) -> None:
+    """What a reader of the executed notebook sees: no ``[record]`` line (results go silently to
+    results.json unless DL_HELPERS_SHOW_RECORDS=1), at least one figure, the summary table, and
+    the checks apart: a ``## Checks`` section after the summary."""
+    import json
+    import os
+    from pathlib import Path
+
+    nb = json.loads(Path(executed).read_text())
+    texts, kinds, summary_at, checks_at = [], set(), None, None
+    for i, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "markdown" and source.lstrip().startswith("## Checks"):
+            checks_at = i if checks_at is None else checks_at
+        for out in cell.get("outputs", []):
+            text = out.get("text", "")
+            texts.append(text if isinstance(text, str) else "".join(text))
+            for kind, value in out.get("data", {}).items():
+                kinds.add(kind)
+                value = value if isinstance(value, str) else "".join(value)
+                if kind == "text/html" and "dlh-summary" in value and summary_at is None:
+                    summary_at = i
+                if kind.startswith("text/"):
+                    texts.append(value)
+    if os.environ.get("DL_HELPERS_SHOW_RECORDS") != "1":
+        shown = [line for t in texts for line in t.splitlines() if "[record]" in line]
+        assert not shown, f"[record] lines in the reader's output: {shown[:3]}"
+    assert "image/png" in kinds, "no figure (image/png output) in the executed notebook"
+    assert summary_at is not None, "no summary table (show_summary) in the executed notebook"
+    assert checks_at is not None, "no '## Checks' section: the checks belong apart, at the end"
+    assert summary_at < checks_at, "the summary must end the recipe, before the checks"

@@ -1,78 +1,16 @@
-"""What notebooks share: recorded results, output folders, comparisons with the model's own
-output, the line of an expected error, timed runs and DataFrame helpers for the checks.
-
-Usage::
-
-    from dl_helpers.notebook import compare, first_error_line, make_output_dir, record
-
-    result = compare(preds, "prediction", direct)   # direct[row_id]: the model run directly
-    record("spark_max_abs_diff", result.max_abs_diff)
-    record("error_short_row", first_error_line(bad.select(udf("data")), "input column"))
-    cold_s, warm_s, result = cold_and_warm(preds, lambda f: compare(f, "prediction", direct))
-
-``record`` merges values into the JSON file that ``DL_HELPERS_RESULTS`` names (the papermill
-runner in ``ci/`` sets it; the tests read and assert on it), silently: a reader's output shows
-the notebook's own prints. ``DL_HELPERS_SHOW_RECORDS=1`` also prints each value.
-"""
+"""Checks that a notebook's Spark output equals the model's own: comparisons by row id, the line
+of an expected error, timed runs, DataFrame helpers (partitions also on Spark Connect)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-RESULTS_ENV = "DL_HELPERS_RESULTS"
-SHOW_RECORDS_ENV = "DL_HELPERS_SHOW_RECORDS"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def record(name: str, value: Any) -> Any:
-    """Record a named result (JSON-serialisable after numpy conversion) and return it; printed
-    only when ``DL_HELPERS_SHOW_RECORDS=1``."""
-    value = _jsonable(value)
-    json.dumps(value)  # fail here, in the notebook, if the value cannot be stored
-    if os.environ.get(SHOW_RECORDS_ENV) == "1":
-        print(f"[record] {name} = {value!r}")
-    path = os.environ.get(RESULTS_ENV)
-    if path:
-        p = Path(path)
-        data = json.loads(p.read_text()) if p.exists() else {}
-        data[name] = value
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        tmp.replace(p)
-    return value
-
-
-def recorded(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a results file written by :func:`record`."""
-    return json.loads(Path(path).read_text())
-
-
-def make_output_dir(path: str | os.PathLike) -> Path:
-    """Create (if needed) and return a notebook's output folder as an absolute path."""
-    p = Path(path).expanduser().resolve()
-    p.mkdir(parents=True, exist_ok=True)
-    return p
 
 
 @dataclass(frozen=True)
@@ -272,21 +210,3 @@ def num_partitions(frame) -> int:
     (see ``partition_sizes``).
     """
     return len(partition_sizes(frame))
-
-
-__all__ = [
-    "Comparison",
-    "RESULTS_ENV",
-    "SHOW_RECORDS_ENV",
-    "argmax",
-    "cold_and_warm",
-    "collect_by_id",
-    "compare",
-    "first_error_line",
-    "make_output_dir",
-    "num_partitions",
-    "partition_sizes",
-    "record",
-    "recorded",
-    "timed_run",
-]
