@@ -11,8 +11,10 @@
   batched together within each predict_batch_udf call;
 - ``server``: the OpenAI server path, ``openai_predict_fn`` against one ``transformers serve``
   (``OpenAIServerManager``, local mode: one server, ``--cores`` threads), a partition's prompts
-  in flight at once; ``server (continuous batching)``: the same server with
-  ``--continuous-batching`` (paged attention, requests batched as they come).
+  in flight at once; ``server (continuous batching)`` (GPU; ask for it with ``--servers``): the
+  same server with ``--continuous-batching`` (paged attention, requests batched as they come).
+  On CPU that server closes the connection on its first request and stops, so the default runs
+  ``server`` only.
 
 Rounds are interleaved, medians reported: prompts/s, new tokens/s, the ratio to the limit and
 CPU seconds per new token (the whole process tree: JVM, Python workers, the limit's processes).
@@ -59,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--servers",
-        default=",".join(SERVERS),
+        default="server",
         help=f"server variants to run, comma-separated, of {list(SERVERS)} ('' for none)",
     )
     ap.add_argument("--work-dir", default=str(ROOT / "output" / "benchmark" / "llm"))
