@@ -62,9 +62,10 @@ def openai_predict_fn(
     ``json_schema``: sent as the OpenAI ``response_format`` (vLLM decodes under it;
     ``transformers serve`` ignores it, so parse its answers with the reporting path).
     """
-    from dl_helpers.llm._generation import _check_mode
+    from dl_helpers.llm._generation import BAD_ROW_MODES
 
-    _check_mode(on_bad_row)
+    if on_bad_row not in BAD_ROW_MODES:
+        raise ValueError(f"on_bad_row must be one of {BAD_ROW_MODES}, got {on_bad_row!r}")
     table, model = server_table(servers, model, "model")
     if concurrency is None:
         concurrency = DEFAULT_CONCURRENCY.get(getattr(servers, "engine", "transformers"), 4)
