@@ -189,7 +189,7 @@ def start_servers(spark, folder: str, args, stack) -> dict:
 
 def run_rounds(spark, pool, frames, prompts, args) -> tuple[dict, dict]:
     """Interleaved rounds (after one warm-up each): {variant: [(s, cpu_s)]}, answers check."""
-    from dl_helpers.jobs import timed_run
+    from dl_helpers.notebook import timed_run
 
     _, ref, counts = limit_round(pool, args.cores, prompts, args)
     check = {"new_tokens": sum(counts)}
