@@ -8,7 +8,13 @@
 - ``row order``: ``predict_batch_udf`` + ``generate_fn`` in ``local[cores]``, batches cut in row
   order (a batch is padded to its longest prompt);
 - ``length-aware``: the same with ``generate_fn``'s default, prompts of similar token length
-  batched together within each predict_batch_udf call.
+  batched together within each predict_batch_udf call;
+- ``server``: the OpenAI server path, ``openai_predict_fn`` against one ``transformers serve``
+  (``OpenAIServerManager``, local mode: one server, ``--cores`` threads), a partition's prompts
+  in flight at once; ``server (continuous batching)`` (GPU; ask for it with ``--servers``): the
+  same server with ``--continuous-batching`` (paged attention, requests batched as they come).
+  On CPU that server closes the connection on its first request and stops, so the default runs
+  ``server`` only.
 
 Rounds are interleaved, medians reported: prompts/s, new tokens/s, the ratio to the limit and
 CPU seconds per new token (the whole process tree: JVM, Python workers, the limit's processes).
@@ -21,6 +27,7 @@ offline by default; ``--model`` names any chat model folder or hub name.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -36,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmark.lib.process_cpu import TreeCPU  # noqa: E402
 
-VARIANTS = ("limit", "row order", "length-aware")
+SERVERS = {"server": [], "server (continuous batching)": ["--continuous-batching"]}
 WORDS = (
     "river mountain market engine garden letter window battery signal harvest museum orbit "
     "coffee ladder winter planet violin bridge forest camera ticket pillow rocket tunnel"
@@ -52,6 +59,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--servers",
+        default="server",
+        help=f"server variants to run, comma-separated, of {list(SERVERS)} ('' for none)",
+    )
     ap.add_argument("--work-dir", default=str(ROOT / "output" / "benchmark" / "llm"))
     ap.add_argument("--out", default=str(HERE / "results" / "llm-throughput"))
     return ap.parse_args(argv)
@@ -136,18 +148,57 @@ def spark_frames(spark, folder: str, prompts, args) -> dict:
     return frames
 
 
+def server_frames(spark, managers: dict, prompts, args) -> dict:
+    """The server variants' DataFrames: ``openai_predict_fn`` with a partition's prompts in
+    flight at once, against each started manager."""
+    from pyspark.ml.functions import predict_batch_udf
+
+    from dl_helpers.llm import return_type
+    from dl_helpers.servers import openai_predict_fn
+
+    df = spark.createDataFrame(list(enumerate(prompts)), "id long, prompt string")
+    df = df.repartition(args.cores, "id").cache()
+    df.count()
+    per_call = -(-len(prompts) // args.cores)
+    frames = {}
+    for name, servers in managers.items():
+        fn = openai_predict_fn(servers, max_new_tokens=args.max_new_tokens, concurrency=per_call)
+        udf = predict_batch_udf(fn, return_type=return_type(), batch_size=per_call)
+        frames[name] = df.select("id", udf("prompt", "id").alias("a"))
+    return frames
+
+
+def start_servers(spark, folder: str, args, stack) -> dict:
+    """{variant: started OpenAIServerManager} for ``--servers``, stopped when ``stack`` closes."""
+    from dl_helpers.servers import OpenAIServerManager
+
+    wanted = [v.strip() for v in args.servers.split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in SERVERS]
+    if unknown:
+        raise SystemExit(f"--servers: unknown {unknown}; choose from {list(SERVERS)}")
+    env = {"OMP_NUM_THREADS": str(args.cores)}
+    return {
+        v: stack.enter_context(
+            OpenAIServerManager(
+                spark, folder, extra_args=SERVERS[v], server_env=env, start_timeout_s=600
+            )
+        )
+        for v in wanted
+    }
+
+
 def run_rounds(spark, pool, frames, prompts, args) -> tuple[dict, dict]:
     """Interleaved rounds (after one warm-up each): {variant: [(s, cpu_s)]}, answers check."""
-    from dl_helpers.jobs import timed_run
+    from dl_helpers.notebook import timed_run
 
     _, ref, counts = limit_round(pool, args.cores, prompts, args)
     check = {"new_tokens": sum(counts)}
     for name, frame in frames.items():
         got = {r.id: r.a.text for r in frame.collect()}  # warm-up, and the answers
         check[f"{name} answers equal the limit's"] = sum(got[i] == ref[i] for i in got)
-    times: dict = {v: [] for v in VARIANTS}
+    times: dict = {v: [] for v in ("limit", *frames)}
     for r in range(args.rounds):
-        for name in VARIANTS:
+        for name in times:
             with TreeCPU() as cpu:
                 if name == "limit":
                     s = limit_round(pool, args.cores, prompts, args)[0]
@@ -230,8 +281,11 @@ def main(argv=None) -> dict:
         args.cores, mp_context=mp.get_context("spawn"), initializer=_limit_init, initargs=(folder,)
     )
     try:
-        frames = spark_frames(spark, folder, prompts, args)
-        times, check = run_rounds(spark, pool, frames, prompts, args)
+        with contextlib.ExitStack() as stack:
+            frames = spark_frames(spark, folder, prompts, args)
+            managers = start_servers(spark, folder, args, stack)
+            frames |= server_frames(spark, managers, prompts, args)
+            times, check = run_rounds(spark, pool, frames, prompts, args)
     finally:
         pool.shutdown()
         spark.stop()

@@ -11,6 +11,7 @@ Usage::
     answers = df.withColumn("answer", udf("prompt", "id"))  # struct<text, new_tokens>
 """
 
+from dl_helpers.llm._constrained import SchemaConstraint, json_schema
 from dl_helpers.llm._device import choose_dtype, gpu_device, resolve_device, resolve_dtype
 from dl_helpers.llm._generation import check_prompts, generate, generate_fn, load_on, return_type
 from dl_helpers.llm._models import ChatModelSource, chat_model, plain_folder, smollm2_source
@@ -20,6 +21,7 @@ from dl_helpers.llm._structured import json_instruction, not_followed, parse_ans
 
 __all__ = [
     "ChatModelSource",
+    "SchemaConstraint",
     "chat_model",
     "check_prompts",
     "choose_dtype",
@@ -27,6 +29,7 @@ __all__ = [
     "generate_fn",
     "gpu_device",
     "json_instruction",
+    "json_schema",
     "length_batches",
     "load_on",
     "not_followed",

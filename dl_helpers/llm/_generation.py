@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from dl_helpers.llm._constrained import SchemaConstraint, schema_grammar
 from dl_helpers.llm._device import AUTO, resolve_device, resolve_dtype
 from dl_helpers.llm._prompts import (  # noqa: F401  (the server client imports these from here)
     chat_messages,
@@ -50,18 +51,25 @@ def _check_mode(on_bad_row: str) -> None:
         raise ValueError(f"on_bad_row must be one of {BAD_ROW_MODES}, got {on_bad_row!r}")
 
 
-def _generate_ids(model, tokenizer, ids: list[list[int]], max_new_tokens: int):
-    """Greedy answers for token ids in one left-padded batch: (texts, new token counts)."""
+def _generate_ids(model, tokenizer, ids: list[list[int]], max_new_tokens: int, constraint=None):
+    """Greedy answers for token ids in one left-padded batch: (texts, new token counts);
+    ``constraint`` (a :class:`SchemaConstraint`) masks each step to its schema."""
     import torch
 
     batch = tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding=True)
     batch = batch.to(model.device)
+    extra = {}
+    if constraint is not None:
+        from transformers import LogitsProcessorList
+
+        extra["logits_processor"] = LogitsProcessorList([constraint.processor(len(ids))])
     with torch.inference_mode():
         out = model.generate(
             **batch,
             max_new_tokens=max_new_tokens,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
+            **extra,
         )
     new = out[:, batch["input_ids"].shape[1] :].cpu()
     stop = {tokenizer.eos_token_id, tokenizer.pad_token_id}
@@ -72,13 +80,15 @@ def _generate_ids(model, tokenizer, ids: list[list[int]], max_new_tokens: int):
     return tokenizer.batch_decode(new, skip_special_tokens=True), counts
 
 
-def generate_ids(model, tokenizer, ids, max_new_tokens: int, batch_size=None, length_aware=True):
+def generate_ids(
+    model, tokenizer, ids, max_new_tokens: int, batch_size=None, length_aware=True, constraint=None
+):
     """Greedy answers for token ids, in batches of ``batch_size`` (None: one batch) grouped by
     length where ``length_aware``; (texts, counts) in the input order."""
     texts: list = [None] * len(ids)
     counts: list = [None] * len(ids)
     for batch in length_batches([len(x) for x in ids], batch_size, length_aware):
-        t, c = _generate_ids(model, tokenizer, [ids[i] for i in batch], max_new_tokens)
+        t, c = _generate_ids(model, tokenizer, [ids[i] for i in batch], max_new_tokens, constraint)
         for i, text, count in zip(batch, t, c):
             texts[i], counts[i] = text, count
     return texts, counts
@@ -94,16 +104,27 @@ def generate(
     row_ids=None,
     batch_size: int | None = None,
     length_aware: bool = True,
+    json_schema=None,
 ) -> tuple[list[str], list[int]]:
     """Greedy answers for ``prompts``: (texts, new token counts), in the input order.
 
     Left-padded batches of at most ``batch_size`` prompts (None: one batch); ``length_aware``
     batches prompts of similar token length together. A bad prompt raises naming its row.
+    ``json_schema`` (a schema, or a :class:`SchemaConstraint` made for this tokenizer): each
+    answer is decoded under it, so it is JSON that follows the schema unless ``max_new_tokens``
+    cut it short.
     """
     prompts = check_prompts(prompts, row_ids)
     ids = chat_token_ids(tokenizer, prompts, system)
     check_lengths([len(x) for x in ids], row_ids, max_new_tokens, context_length(model))
-    return generate_ids(model, tokenizer, ids, max_new_tokens, batch_size, length_aware)
+    constraint = _constraint(tokenizer, json_schema)
+    return generate_ids(model, tokenizer, ids, max_new_tokens, batch_size, length_aware, constraint)
+
+
+def _constraint(tokenizer, json_schema):
+    if json_schema is None or isinstance(json_schema, SchemaConstraint):
+        return json_schema
+    return SchemaConstraint(tokenizer, json_schema)
 
 
 def _problems(tokenizer, prompts, max_new_tokens, system, context):
@@ -121,7 +142,8 @@ def _problems(tokenizer, prompts, max_new_tokens, system, context):
 def answer_rows(model, tokenizer, prompts, row_ids, settings: dict) -> dict:
     """The predict function's columns for one call: text, new_tokens (+ reasoning, answer, error).
 
-    ``settings``: max_new_tokens, system, batch_size, length_aware, on_bad_row, reasoning.
+    ``settings``: max_new_tokens, system, batch_size, length_aware, on_bad_row, reasoning,
+    constraint.
     """
     import numpy as np
 
@@ -139,6 +161,7 @@ def answer_rows(model, tokenizer, prompts, row_ids, settings: dict) -> dict:
             row_ids=row_ids,
             batch_size=settings["batch_size"],
             length_aware=settings["length_aware"],
+            json_schema=settings["constraint"],
         )
     else:
         checked = _problems(tokenizer, prompts, mnt, settings["system"], context_length(model))
@@ -150,6 +173,7 @@ def answer_rows(model, tokenizer, prompts, row_ids, settings: dict) -> dict:
             mnt,
             settings["batch_size"],
             settings["length_aware"],
+            settings["constraint"],
         )
         for i, text, count in zip(good, t, c):
             texts[i], counts[i] = text, count
@@ -188,6 +212,7 @@ def generate_fn(
     dtype=AUTO,
     on_bad_row: str = FAIL,
     reasoning: bool = False,
+    json_schema=None,
 ) -> Callable:
     """A ``make_predict_fn``: ``load()`` -> (model, tokenizer), run once per Python worker.
 
@@ -199,8 +224,13 @@ def generate_fn(
     ``on_bad_row="fail"``: a null, non-text, blank or too long prompt fails the job naming its
     row; ``"quarantine"``: its row gets null text and the reason in ``error``, the others are
     answered. ``reasoning``: ``<think>...</think>`` split into ``reasoning`` and ``answer``.
+    ``json_schema`` (e.g. from :func:`json_schema`): every answer decoded under the schema
+    (llguidance), so ``text`` is JSON that follows it unless ``max_new_tokens`` cut it short;
+    parse it with :func:`parsed_column`, which still reports such rows.
     """
     _check_mode(on_bad_row)
+    if json_schema is not None:
+        schema_grammar(json_schema)  # a bad schema fails here, on the driver
     settings = dict(
         max_new_tokens=max_new_tokens,
         system=system,
@@ -212,9 +242,11 @@ def generate_fn(
 
     def make_predict_fn():
         model, tokenizer = load_on(load, device, dtype)
+        constraint = _constraint(tokenizer, json_schema)
+        task_settings = {**settings, "constraint": constraint}
 
         def predict(prompts, row_ids):
-            return answer_rows(model, tokenizer, list(prompts), list(row_ids), settings)
+            return answer_rows(model, tokenizer, list(prompts), list(row_ids), task_settings)
 
         return predict
 

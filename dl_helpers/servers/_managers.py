@@ -244,6 +244,10 @@ class OpenAIServerManager(ServerManager):
     def model_name(self) -> str:
         return self.kind.model_id
 
+    @property
+    def engine(self) -> str:
+        return self.kind.engine
+
 
 def stop_all_servers(spark, timeout_s: float = 180.0) -> list:
     """Stop every dl_helpers model server (any kind) on the driver's host and on every executor.

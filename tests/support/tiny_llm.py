@@ -73,3 +73,35 @@ def tiny_model(tmp_path_factory) -> Path:
     """The tiny chat model's folder, built once per test run (each test module that imports
     this fixture gets its own, which finds the folder already built)."""
     return make_tiny_chat_model(tmp_path_factory.getbasetemp() / "tiny-chat")
+
+
+def constrained_greedy(folder: Path, prompt: str, schema: dict, max_new_tokens: int) -> str:
+    """The model's greedy answer under ``schema``, computed directly with llguidance: one prompt,
+    a full forward pass per token, the library's own bitmask applied to the logits (no
+    transformers logits processor, no batching, no padding)."""
+    import numpy as np
+    import torch
+    from llguidance import LLMatcher
+    from llguidance.hf import from_tokenizer
+
+    from dl_helpers.llm import ChatModelSource
+    from dl_helpers.llm._prompts import chat_token_ids
+
+    model, tok = ChatModelSource("tiny", str(folder)).load()
+    grammar = LLMatcher.grammar_from_json_schema(
+        json.dumps(schema), defaults={"whitespace_flexible": False}
+    )
+    matcher = LLMatcher(from_tokenizer(tok), grammar)
+    ids = chat_token_ids(tok, [prompt])[0]
+    out: list[int] = []
+    for _ in range(max_new_tokens):
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids + out])).logits[0, -1]
+        bits = np.unpackbits(np.frombuffer(matcher.compute_bitmask(), np.uint8), bitorder="little")
+        allowed = torch.from_numpy(bits[: logits.shape[0]].astype(bool))
+        token = int(torch.argmax(logits.masked_fill(~allowed, float("-inf"))))
+        out.append(token)
+        if token == tok.eos_token_id:
+            break
+        assert matcher.consume_token(token), matcher.get_error()
+    return tok.decode(out, skip_special_tokens=True)

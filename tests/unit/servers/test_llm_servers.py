@@ -139,11 +139,59 @@ def test_local_server_answers_like_the_model(spark, tiny_model, no_server_left):
                 bad_df = _prompts_df(spark, ["Hi", bad, "Hello"])
                 with pytest.raises(Exception, match=message):
                     bad_df.select(udf("prompt", "id")).collect()
+            _check_quarantine(spark, servers, tiny_model, expected)
+            _check_schema_is_ignored(spark, servers, info, tiny_model, expected)
     assert running(tree) == [] and not Path(info.run_dir).exists()
     print(
         f"\nlocal transformers serve: start {servers.timings['start_s']} s, "
         f"stop {servers.timings['stop_s']} s"
     )
+
+
+def _check_quarantine(spark, servers, folder, expected):
+    """Quarantine: a null and an over-long prompt (refused before sending) and a request the
+    server fails on every try give rows with their reasons; the other answers are unchanged."""
+    from pyspark.ml.functions import predict_batch_udf
+
+    kw = dict(max_new_tokens=NEW_TOKENS, tokenizer=str(folder), on_bad_row="quarantine")
+    udf = predict_batch_udf(
+        openai_predict_fn(servers, **kw), return_type=return_type("quarantine"), batch_size=4
+    )
+    prompts = [PROMPTS[0], None, PROMPTS[1], " ".join(["word"] * CONTEXT)]
+    got = dict(_prompts_df(spark, prompts).select("id", udf("prompt", "id")).collect())
+    assert [got[0].text, got[2].text] == expected[:2] and got[0].error is None
+    assert got[1].text is None and got[1].error == "prompt: is null"
+    assert f"exceeds the model's context of {CONTEXT} tokens" in got[3].error
+
+    # A lone surrogate reaches the server as valid JSON ("\ud800") that its tokenizer cannot
+    # encode: HTTP 500 on every try. (Arrow cannot carry one, so the batch goes through a
+    # plain Spark task; the predict function is the one predict_batch_udf would call.)
+    make = openai_predict_fn(
+        servers, max_new_tokens=NEW_TOKENS, on_bad_row="quarantine", retry_wait_s=0.1
+    )
+    batch = [PROMPTS[0], "\ud800", PROMPTS[1]]
+    (out,) = (
+        spark.sparkContext.parallelize([0], 1).map(lambda _: make()(batch, [0, 1, 2])).collect()
+    )
+    assert list(out["text"]) == [expected[0], None, expected[1]]
+    assert out["error"][1].startswith("request: HTTP 500") and "(after 3 tries)" in out["error"][1]
+    assert out["error"][0] is None and out["error"][2] is None
+    with pytest.raises(Exception, match=r"request for row 1 failed: HTTP 500 .*\(after 3 tries\)"):
+        fail = openai_predict_fn(servers, max_new_tokens=NEW_TOKENS, retry_wait_s=0.1)
+        spark.sparkContext.parallelize([0], 1).map(lambda _: fail()(batch, [0, 1, 2])).collect()
+
+
+def _check_schema_is_ignored(spark, servers, info, folder, expected):
+    """``transformers serve`` accepts ``response_format`` and ignores it (it logs so): the
+    answers equal the unconstrained ones, which is why its answers go through the parse path."""
+    schema = {"type": "object", "properties": {"a": {"enum": ["x"]}}, "required": ["a"]}
+    udf = _chat_udf(servers, max_new_tokens=NEW_TOKENS, json_schema=schema)
+    rows = sorted(
+        _prompts_df(spark, PROMPTS).select("id", udf("prompt", "id").alias("a")).collect()
+    )
+    assert [r.a.text for r in rows] == expected
+    log = Path(info.log_path).read_text("utf-8", "replace")
+    assert "Ignoring unsupported fields in the request: {'response_format'}" in log
 
 
 @pytest.mark.spark
