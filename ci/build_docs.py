@@ -48,7 +48,7 @@ def docs_params(notebook: Path) -> dict:
 def banner(source: Path, params: dict) -> dict:
     rel = source.relative_to(ROOT)
     shown = ", ".join(f"`{k}={v!r}`" for k, v in sorted(params.items()))
-    up = "../" * (len(rel.parts) + 1)  # from docs/notebooks/<folder>/ back to the checkout
+    up = "../" * len(rel.parts)  # from docs/notebooks/<folder>/ back to the checkout
     text = (
         f"> **Executed copy** of [`{rel}`]({up}{rel}) for reading: run on a CPU machine on "
         f"local Spark, offline (stand-in models and data where the notebook has them), with the "
