@@ -16,6 +16,8 @@ PARAMS = {
     "run_triton": True,
     "triton_max_batch_size": 128,
 }
+# The executed copy under docs/notebooks/: the same small run, on local Spark, offline.
+DOCS_PARAMS = {**PARAMS, "offline": True}
 
 
 def check(r, on_cluster):

@@ -14,6 +14,8 @@ PARAMS = {
     "run_triton": True,
     "triton_max_batch_size": 64,
 }
+# The executed copy under docs/notebooks/: the same small run, on local Spark, offline.
+DOCS_PARAMS = {**PARAMS, "offline": True}
 
 
 def check(r, on_cluster):
@@ -21,6 +23,7 @@ def check(r, on_cluster):
     assert rows == 200
     assert r["reloaded_max_abs_diff"] == 0.0  # vocabularies and statistics saved in the file
     # 13 columns (strings and numbers) in, every row once, the model's own scores out
+    assert r["predictions_rows"] == rows  # written to Parquet, counted back
     assert r["spark_rows"] == rows
     assert r["spark_distinct_ids"] == rows
     assert r["spark_max_abs_diff"] < 1e-5

@@ -3,7 +3,8 @@
 Small images (64x64) keep ResNet50 affordable on 2 CPU cores; the comparison of the pandas_udf
 (weights from a file on shared storage), predict_batch_udf and the fused image_predict_udf (JPEG
 bytes decoded in the model's UDF) still runs (and is recorded), but which one wins is the
-machine's business, so it is not asserted.
+machine's business, so it is not asserted. Every approach writes its predictions to Parquet; the
+checks read them back.
 """
 
 import pytest
@@ -22,6 +23,8 @@ PARAMS = {
     "run_triton": True,
     "triton_max_batch_size": 8,
 }
+# The executed copy under docs/notebooks/: the same small run, on local Spark, offline.
+DOCS_PARAMS = {**PARAMS, "offline": True}
 
 
 def check(r, on_cluster):
@@ -33,6 +36,7 @@ def check(r, on_cluster):
     assert spread > 0
     assert r["jpeg_rows"] == IMAGES
     for way in ("pandas_udf", "predict_batch_udf", "fused", "triton"):
+        assert r[f"{way}_written"] == IMAGES, way  # the predictions in Parquet, read back
         assert r[f"{way}_rows"] == IMAGES, way
         assert r[f"{way}_distinct_paths"] == IMAGES, way
         assert r[f"{way}_max_abs_diff"] < min(1e-3, spread / 100), way

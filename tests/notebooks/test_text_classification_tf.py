@@ -17,12 +17,15 @@ PARAMS = {
     "run_triton": True,
     "triton_max_batch_size": 128,
 }
+# The executed copy under docs/notebooks/: the same small run, on local Spark, offline.
+DOCS_PARAMS = {**PARAMS, "offline": True}
 
 
 def check(r, on_cluster):
     # the string-input model (custom standardisation included) round-trips through .keras
     assert r["reloaded_max_abs_diff"] == 0.0
     assert r["test_accuracy"] > 0.6  # learned something (chance is 0.5)
+    assert r["predictions_rows"] == ROWS  # written to Parquet, counted back
     assert r["spark_rows"] == ROWS
     assert r["spark_distinct_ids"] == ROWS
     assert r["spark_max_abs_diff"] < 1e-5

@@ -111,7 +111,6 @@ MAX_MODULES = 5
 # runs the long-job section (progress, resumed chunks).
 WIDER = {
     "housing_regression_torch.ipynb": 6,
-    "keras_resnet50_tf.ipynb": 6,
     "image_classification_torch.ipynb": 7,
 }
 
