@@ -10,10 +10,11 @@ from notebook_checks import check_placement
 NOTEBOOK = "notebooks/huggingface/conditional_generation_torch.ipynb"
 ROWS = 48
 PARAMS = {"num_rows": ROWS, "batch_size": 16, "spark_master": "local[2]", "offline": True}
+# The executed copy under docs/notebooks/ (make docs): the same small run, local, offline.
+DOCS_PARAMS = {**PARAMS, "spark_master": "local[2]", "offline": True}
 
 
 def check(r, on_cluster):
-
     assert r["model_standin"] is True and r["data_standin"] is True
     assert r["input_rows"] == ROWS
     # The comparison means something only if the translations depend on the input.
@@ -24,6 +25,9 @@ def check(r, on_cluster):
     assert r["triton_rows"] == ROWS
     assert r["triton_mismatches"] == 0
     assert r["predictions_rows"] == ROWS
+    # the summary's rates: one per way, each measured (their values are not asserted)
+    assert set(r["rows_per_s"]) == {"model alone", "predict_batch_udf", "Triton"}, r["rows_per_s"]
+    assert min(r["rows_per_s"].values()) > 0
     check_placement(r, on_cluster)
 
 

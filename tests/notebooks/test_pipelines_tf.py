@@ -15,6 +15,8 @@ PARAMS = {
     "run_triton": True,
     "triton_max_batch_size": 16,
 }
+# The executed copy under docs/notebooks/ (make docs): the same small run, local, offline.
+DOCS_PARAMS = {**PARAMS, "spark_master": "local[2]", "offline": True}
 
 
 def check(r, on_cluster):
@@ -27,6 +29,10 @@ def check(r, on_cluster):
         assert r[f"{way}_distinct_ids"] == ROWS, way
         assert r[f"{way}_equal_labels"] == ROWS, way
         assert r[f"{way}_max_score_diff"] < 1e-5, way
+    assert r["predictions_rows"] == ROWS  # written to Parquet and read back
+    # the summary's rates: one per way, each measured (their values are not asserted)
+    assert set(r["rows_per_s"]) == {"model alone", "predict_batch_udf", "Triton"}, r["rows_per_s"]
+    assert min(r["rows_per_s"].values()) > 0
     check_placement(r, on_cluster)
 
 

@@ -15,11 +15,12 @@ PARAMS = {
     "offline": True,
     "acceleration_backend": "onnxruntime",
 }
+# The executed copy under docs/notebooks/ (make docs): the same small run, local, offline.
+DOCS_PARAMS = {**PARAMS, "spark_master": "local[2]", "offline": True}
 SCORE_TOL = 1e-4  # float32 differences from padding batches differently
 
 
 def check(r, on_cluster):
-
     assert r["model_standin"] is True and r["data_standin"] is True
     assert r["input_rows"] == ROWS
     # The stand-in classifier learned something, and predicts both labels (else equal labels
@@ -33,6 +34,14 @@ def check(r, on_cluster):
         assert r[f"{part}_max_score_diff"] < SCORE_TOL, part
     assert r["acceleration_backend_used"] == "onnxruntime"  # asked for by PARAMS
     assert r["predictions_rows"] == ROWS
+    # the summary's rates: one per way, each measured (their values are not asserted)
+    assert set(r["rows_per_s"]) == {
+        "model alone",
+        "predict_batch_udf",
+        "compiled (onnxruntime)",
+        "Triton",
+    }, r["rows_per_s"]
+    assert min(r["rows_per_s"].values()) > 0
     check_placement(r, on_cluster)
 
 

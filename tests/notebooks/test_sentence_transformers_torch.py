@@ -16,11 +16,12 @@ PARAMS = {
     "offline": True,
     "acceleration_backend": "onnxruntime",
 }
+# The executed copy under docs/notebooks/ (make docs): the same small run, local, offline.
+DOCS_PARAMS = {**PARAMS, "spark_master": "local[2]", "offline": True}
 TOL = 1e-5  # unit vectors; float32 differences from padding batches differently are ~1e-7
 
 
 def check(r, on_cluster):
-
     assert r["model_offline_standin"] is False and r["data_standin"] is True  # real weights
     assert r["input_rows"] == ROWS
     assert r["embedding_dim"] == 384
@@ -41,6 +42,14 @@ def check(r, on_cluster):
     assert r["similarity_top_negative_share"] >= 0.8
 
     assert r["predictions_rows"] == ROWS
+    # the summary's rates: one per way, each measured (their values are not asserted)
+    assert set(r["rows_per_s"]) == {
+        "model alone",
+        "predict_batch_udf",
+        "compiled (onnxruntime)",
+        "Triton",
+    }, r["rows_per_s"]
+    assert min(r["rows_per_s"].values()) > 0
     check_placement(r, on_cluster)
 
 
