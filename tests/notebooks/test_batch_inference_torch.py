@@ -16,6 +16,7 @@ FEATURES = [f"f{i}" for i in range(8)]
 ROWS = 3000
 BAD = {5: ("f3", None), 7: ("f0", float("nan"))}  # id -> the input column spoilt, and how
 TOL = 1e-5
+DOCS_PARAMS = {"spark_master": "local[2]", "demo_rows": 20_000}  # the demo table and model
 
 
 def make_inputs(folder, bad: bool):

@@ -1,9 +1,7 @@
 """notebooks/pytorch/image_classification_torch.ipynb, end to end with small CI parameters on the
-multi-node cluster fixture, and in local mode (the main job, make run) with the sections that
-the cluster run and the unit tests already cover off (Triton, the large job), to keep CI within
-its time; the same results asserted."""
-
-import re
+multi-node cluster fixture, and in local mode (the main job, make run) with the Triton section
+(which the cluster run and the unit tests already cover) off, to keep CI within its time; the
+same results asserted. The large-job topics are notebooks/pytorch/large_jobs_torch.ipynb's."""
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,22 +10,18 @@ from notebook_checks import check_placement
 
 NOTEBOOK = "notebooks/pytorch/image_classification_torch.ipynb"
 ROWS = 1500
-LARGE = 8000  # rows of the large-job section
 PARAMS = {
     "num_train": 4000,
     "num_test_rows": ROWS,
     "epochs": 2,
     "batch_size": 256,
     "num_files": 4,
-    "large_job_rows": LARGE,
-    "large_job_chunks": 4,
 }
 
 
-# Local mode in CI: the Triton section (local servers: tests/unit/servers/test_triton.py) and the
-# large job
-# (progress, quarantine, resume: their unit tests and the cluster run) off.
-LOCAL_PARAMS = PARAMS | {"run_triton": False, "run_large_job": False}
+# Local mode in CI: the Triton section (local servers: tests/unit/servers/test_triton.py) off.
+LOCAL_PARAMS = PARAMS | {"run_triton": False}
+DOCS_PARAMS = PARAMS | {"spark_master": "local[2]", "offline": True}
 
 
 def check(r, on_cluster, full=True):
@@ -55,41 +49,18 @@ def check(r, on_cluster, full=True):
         assert r["triton_rows"] == ROWS
         assert r["triton_max_abs_diff"] <= 1e-5
     else:
-        assert "triton_rows" not in r and "large_job_rows" not in r  # the sections were off
+        assert "triton_rows" not in r  # the section was off
 
     # No GPU in CI: TensorRT skipped with a reason
     assert "tensorrt_max_abs_diff" in r or r["tensorrt_skipped"]
     assert r["spark_rows_per_s_warm"] > 0 and r["direct_rows_per_s"] > 0
     assert r["fast_rows_per_s_warm"] > 0
+    approaches = {"model alone", "predict_batch_udf, array column", "fast path, tensor column"}
+    assert approaches <= set(r["rows_per_s"])
+    assert ("Triton, a server per executor" in r["rows_per_s"]) == full
 
     assert r["predictions_path"].startswith(r["storage"]["shared_dir"])
     check_placement(r, on_cluster, triton=full)
-    if full:
-        check_large_job(r)
-
-
-def check_large_job(r):
-    # The large job: progress lines, three bad rows quarantined with reasons, a resumed run
-    # that wrote only the chunks the first had not committed, every row once.
-    n = LARGE
-    assert r["large_job_rows"] == n
-    assert r["large_job_output_rows"] == n and r["large_job_unique_ids"] == n
-    assert r["large_job_marker_rows"] == n
-    first, second = r["large_job_first_run_chunks"], r["large_job_second_run_chunks"]
-    assert first == [0, 1] and second == [2, 3]  # the second run wrote only what was left
-    assert r["large_job_second_run_skipped"] == first
-    assert r["large_job_good_rows"] == n - 3 and r["large_job_quarantined_rows"] == 3
-    assert r["large_job_reasons"] == {
-        "1": "input column 'data': is null",
-        str(n // 2): "input column 'data': contains a null or NaN element",
-        str(n - 2): "input column 'data': has 783 values, expected 784 (shape [784])",
-    }
-    assert r["large_job_max_abs_diff"] < 1e-4 and r["large_job_checked_rows"] == n - 3
-    first_bad = rf"input column 'data' \(row (1|{n // 2}|{n - 2})\): "
-    assert re.search(first_bad, r["large_job_fail_mode_error"])
-    assert r["large_job_fail_mode_bar"].startswith("[progress] fail mode: failed (")
-    line = r["large_job_progress_line"]
-    assert line.startswith("[progress] second run: done,") and re.search(r"[\d,]+ rows/s", line)
 
 
 # Local mode on a classic session is the main job (make run); it stays so in CI.
