@@ -27,17 +27,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "notebooks"
 BANNER_TAG = "executed-copy-banner"
-sys.path[:0] = [str(ROOT / "ci"), str(ROOT / "tests"), str(ROOT / "tests" / "support")]
+TESTS = ROOT / "tests" / "notebooks"
+sys.path[:0] = [str(ROOT / "ci"), str(ROOT / "tests"), str(ROOT / "tests" / "support"), str(TESTS)]
 
 from run_notebook import run_notebook  # noqa: E402
 
 
 def docs_params(notebook: Path) -> dict:
     """The parameters the notebook's test names for its executed copy."""
-    test = ROOT / "tests" / "notebooks" / f"test_{notebook.stem}.py"
+    test = TESTS / f"test_{notebook.stem}.py"
     if not test.exists():
         raise SystemExit(f"{test.relative_to(ROOT)} missing: every notebook has a test")
-    sys.path.insert(0, str(test.parent))
     module = importlib.import_module(test.stem)
     params = getattr(module, "DOCS_PARAMS", None)
     if not isinstance(params, dict):

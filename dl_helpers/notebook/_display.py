@@ -20,20 +20,34 @@ SUMMARY_CLASS = "dlh-summary"
 TABLE_CLASS = "dlh-table"
 
 
-def _show(frame, css_class: str, title: str | None, png: bytes | None = None) -> None:
-    """Display ``frame`` as an HTML table (and ``png`` under it) in IPython, else print it."""
+def _display():
+    """IPython's ``display`` when running in a notebook kernel or shell, else None."""
     try:
         from IPython import get_ipython
-        from IPython.display import HTML, Image, display
+        from IPython.display import display
     except ImportError:  # pragma: no cover - IPython comes with every notebook kernel
-        get_ipython = None
-    if get_ipython is None or get_ipython() is None:
+        return None
+    return display if get_ipython() is not None else None
+
+
+def _show_png(display, png: bytes) -> None:
+    from IPython.display import Image
+
+    display(Image(data=png, format="png"))
+
+
+def _show(frame, css_class: str, title: str | None, png: bytes | None = None) -> None:
+    """Display ``frame`` as an HTML table (and ``png`` under it) in IPython, else print it."""
+    display = _display()
+    if display is None:
         print(f"{title}\n{frame.to_string()}" if title else frame.to_string())
         return
+    from IPython.display import HTML
+
     caption = f"<h4>{html.escape(title)}</h4>" if title else ""
     display(HTML(caption + frame.to_html(classes=css_class, index=False, escape=True)))
     if png is not None:
-        display(Image(data=png, format="png"))
+        _show_png(display, png)
 
 
 def _png(fig) -> bytes:
@@ -153,14 +167,9 @@ def show_images(images: Sequence[Any], labels: Sequence[str], *, ncols: int = 4,
     if title:
         fig.suptitle(title)
     png = _png(fig)
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-
-        if get_ipython() is not None:
-            display(Image(data=png, format="png"))
-    except ImportError:  # pragma: no cover
-        pass
+    display = _display()
+    if display is not None:
+        _show_png(display, png)
     return png
 
 

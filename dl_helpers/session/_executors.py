@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dl_helpers.session._environment import LOCAL, master_kind
 from dl_helpers.session._spark import (
@@ -158,11 +159,13 @@ class ExecutorGpus:
         return f"{where}: {', '.join(named)}"
 
 
-def _gpu_names() -> list[str]:
-    """The names of this host's NVIDIA GPUs, in index order (empty without nvidia-smi)."""
+@lru_cache(maxsize=1)
+def _gpu_names() -> tuple[str, ...]:
+    """The names of this host's NVIDIA GPUs, in index order (empty without nvidia-smi); asked
+    once per Python worker, not once per task."""
     smi = shutil.which("nvidia-smi")
     if not smi:
-        return []
+        return ()
     try:
         out = subprocess.run(
             [smi, "--query-gpu=name", "--format=csv,noheader"],
@@ -172,8 +175,8 @@ def _gpu_names() -> list[str]:
             check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.splitlines() if line.strip()]
+        return ()
+    return tuple(line.strip() for line in out.splitlines() if line.strip())
 
 
 def _gpu_row() -> dict:

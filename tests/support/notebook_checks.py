@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from pathlib import Path
 
 CLUSTER_HOSTS = ["node-1", "node-2"]  # the fixture's workers (tests/support/cluster.py)
 
@@ -31,14 +34,16 @@ def check_placement(r: dict, on_cluster: bool, triton: bool = True) -> None:
             assert len(servers) == 1, servers
 
 
+def check_rates(r: dict, approaches: set[str]) -> None:
+    """The summary's rates: exactly ``approaches``, each measured (values are not asserted)."""
+    assert set(r["rows_per_s"]) == approaches, r["rows_per_s"]
+    assert min(r["rows_per_s"].values()) > 0, r["rows_per_s"]
+
+
 def check_for_readers(executed) -> None:
     """What a reader of the executed notebook sees: no ``[record]`` line (results go silently to
     results.json unless DL_HELPERS_SHOW_RECORDS=1), at least one figure, the summary table, and
     the checks apart: a ``## Checks`` section after the summary."""
-    import json
-    import os
-    from pathlib import Path
-
     nb = json.loads(Path(executed).read_text())
     texts, kinds, summary_at, checks_at = [], set(), None, None
     for i, cell in enumerate(nb["cells"]):
