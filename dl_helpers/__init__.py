@@ -3,14 +3,14 @@
 Subpackages, one idea each (their ``__init__`` is the public surface):
 
 - ``session``: the platform, the SparkSession, shared storage, executors, managed GPU clusters
-- ``datasets``: data sets by name, with an offline stand-in
 - ``models``: models by name (torch, TensorFlow) with stand-ins; compiling torch models
 - ``udfs``: inference UDFs: checked ``predict_batch_udf``, tensor columns, images
 - ``servers``: Triton and OpenAI-compatible servers beside each executor
 - ``llm``: chat models, batched generation, structured answers
 - ``jobs``: progress, resumable chunked runs
 - ``offline``: the offline policy (real data or model, else an announced stand-in)
-- ``notebook``: what notebooks share: results, output folders, comparisons, timing
+- ``notebook``: what notebooks share: sample data sets (each with an offline stand-in), results,
+  output folders, comparisons with the model, timing, reader views
 
 Heavy libraries (pyspark, torch, tensorflow, pytriton) are imported inside functions, so
 importing dl_helpers is cheap in either environment.

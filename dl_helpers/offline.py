@@ -1,7 +1,7 @@
 """The offline policy: when the real data set or model is used, and when a stand-in replaces it.
 
-Every data loader (:mod:`dl_helpers.datasets`) and model loader (:mod:`dl_helpers.models`,
-:mod:`dl_helpers.models`) goes through :func:`with_fallback`, so the rule is written once:
+Every data loader (:mod:`dl_helpers.notebook`) and model loader (:mod:`dl_helpers.models`) goes
+through :func:`with_fallback`, so the rule is written once:
 
 - ``offline=True``: the stand-in only; nothing is downloaded.
 - ``offline=False``: the real thing or an error (the download's own error propagates).

@@ -20,8 +20,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dl_helpers.datasets import data_dir, imdb_standin
+from dl_helpers.notebook._datasets._download import data_dir
+from dl_helpers.notebook._datasets._text import imdb_standin
 from dl_helpers.offline import hub_available, with_fallback
+
+# The stand-in T5's sizes, in torch here and in TensorFlow (_tf.py): small enough to train in
+# seconds on a CPU.
+TINY_T5 = dict(d_model=64, d_ff=128, d_kv=16, num_layers=2, num_decoder_layers=2, num_heads=4)
 
 T5_NAME = "t5-small"
 SENTIMENT_NAME = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
@@ -248,12 +253,7 @@ def build_tiny_t5(dest, train_steps: int = 150, seed: int = 0, n_reviews: int = 
 
     config = T5Config(
         vocab_size=len(tokenizer),
-        d_model=64,
-        d_ff=128,
-        d_kv=16,
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=4,
+        **TINY_T5,
         dropout_rate=0.0,
         decoder_start_token_id=0,
         pad_token_id=0,

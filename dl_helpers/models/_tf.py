@@ -22,6 +22,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from dl_helpers.models._text import TINY_T5
 from dl_helpers.offline import with_fallback
 
 
@@ -89,12 +90,7 @@ def build_standin_t5_tf(texts, vocab_size: int = 800, seed: int = 0):
     tokenizer = T5TokenizerFast(tokenizer_object=tok, extra_ids=0)
     config = T5Config(
         vocab_size=len(tokenizer),
-        d_model=64,
-        d_ff=128,
-        d_kv=16,
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=4,
+        **TINY_T5,
         initializer_factor=20.0,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,

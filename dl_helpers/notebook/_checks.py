@@ -3,10 +3,11 @@ of an expected error, timed runs, DataFrame helpers (partitions also on Spark Co
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,10 +104,13 @@ def first_error_line(run, contains: str) -> str:
     ``run`` is a DataFrame (collected) or a function of no arguments. Spark wraps the worker's
     error in a long message: the first exception line (``ValueError: ...``) that contains
     ``contains``, else any such line, else its first 300 characters, is shown (``Type -> line``)
-    and returned. Raises AssertionError when nothing fails.
+    and returned. Raises AssertionError when nothing fails. While it runs, Spark's own logs of
+    the failing tasks (an ERROR and a WARN, each with the whole stack trace, in the notebook's
+    output on local Spark) are off on a classic session; the error itself is what it shows.
     """
     try:
-        run() if callable(run) else run.collect()
+        with quiet_task_failures():
+            run() if callable(run) else run.collect()
     except Exception as e:
         lines = [x for x in str(e).splitlines() if contains in x]
         # An exception's own line ("ValueError: ...") before a traceback's source line.
@@ -115,6 +119,38 @@ def first_error_line(run, contains: str) -> str:
         print(type(e).__name__, "->", line)
         return line
     raise AssertionError("the job succeeded: bad input was accepted")
+
+
+# Loggers that log each failed task with its stack trace: the executor's and the writers' (in the
+# driver's output on local Spark), and the scheduler's (on any master).
+TASK_FAILURE_LOGGERS = (
+    "org.apache.spark.executor.Executor",
+    "org.apache.spark.util.Utils",
+    "org.apache.spark.sql.execution.datasources",  # file and v2 writers, aborting
+    "org.apache.spark.scheduler.TaskSetManager",
+)
+
+
+@contextlib.contextmanager
+def quiet_task_failures() -> Iterator[None]:
+    """Turn :data:`TASK_FAILURE_LOGGERS` off in the driver's JVM for the block, then restore
+    their levels. Does nothing without a classic SparkContext (Spark Connect: the server logs)."""
+    try:
+        from pyspark import SparkContext
+
+        jvm = SparkContext._active_spark_context._jvm
+        log4j = jvm.org.apache.logging.log4j
+        before = {n: log4j.LogManager.getLogger(n).getLevel() for n in TASK_FAILURE_LOGGERS}
+        for name in TASK_FAILURE_LOGGERS:
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.OFF)
+    except Exception:  # no pyspark, no classic context, or a JVM without log4j 2
+        yield
+        return
+    try:
+        yield
+    finally:
+        for name, level in before.items():
+            log4j.core.config.Configurator.setLevel(name, level)
 
 
 # Timing Spark jobs the same way in every notebook: the whole plan, cold and warm apart.

@@ -1,9 +1,9 @@
 """What a reader looks at: a summary table with a bar chart of rows/s per approach, a grid of
 images with their predicted labels, a table of inputs and outputs.
 
-Each shows itself in the notebook (an HTML table, an inline PNG) and returns what it showed, so
-that it also works outside Jupyter (a script prints the table). matplotlib is imported only when
-a chart is drawn, with its non-interactive backend.
+Each shows itself in the notebook (an HTML table, an inline PNG), or prints the table outside
+Jupyter, and returns None, so that a cell ending in one shows it once. matplotlib is imported
+only when a chart is drawn, with its non-interactive backend.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def show_summary(
 
     ``rows_per_s`` maps an approach ("predict_batch_udf", "Triton", ...) to its measured rate;
     ``baseline`` names the entry the others are compared with, usually ``"model alone"``: the
-    model run directly on the same rows, without Spark. Returns the table (a pandas DataFrame).
+    model run directly on the same rows, without Spark. Returns None (a cell ending in it shows
+    the table and chart once); :func:`summary_table` gives the table itself.
     """
     table = summary_table(rows_per_s, baseline, unit)
     plt = _pyplot()
@@ -117,7 +118,6 @@ def show_summary(
     if title:
         ax.set_title(title)
     _show(table, SUMMARY_CLASS, title, _png(fig))
-    return table
 
 
 def _as_image(image: Any) -> np.ndarray:
@@ -144,7 +144,7 @@ def _as_image(image: Any) -> np.ndarray:
 
 
 def show_images(images: Sequence[Any], labels: Sequence[str], *, ncols: int = 4, title=None):
-    """Show images in a grid, each with its label (e.g. the predicted class); returns the PNG.
+    """Show images in a grid, each with its label (e.g. the predicted class); returns None.
 
     ``images``: arrays (HxW, HxWx3 or HxWx4; uint8, or floats rescaled for display), PIL images
     or encoded image bytes (JPEG, PNG). ``labels``: one string per image.
@@ -170,7 +170,6 @@ def show_images(images: Sequence[Any], labels: Sequence[str], *, ncols: int = 4,
     display = _display()
     if display is not None:
         _show_png(display, png)
-    return png
 
 
 def _cut(value: Any, max_chars: int) -> Any:
@@ -183,12 +182,17 @@ def _cut(value: Any, max_chars: int) -> Any:
 
 
 def show_table(rows, *, columns: Sequence[str] | None = None, max_chars: int = 100, title=None):
-    """Show a table of inputs and outputs; returns it (a pandas DataFrame).
+    """Show a table of inputs and outputs; returns None.
 
     ``rows``: a pandas DataFrame, a Spark DataFrame (its first 20 rows are collected) or a list
     of dicts or Rows. Strings longer than ``max_chars`` and long arrays are shortened for
     display. ``columns`` picks and orders the columns shown.
     """
+    _show(table_view(rows, columns, max_chars), TABLE_CLASS, title)
+
+
+def table_view(rows, columns: Sequence[str] | None = None, max_chars: int = 100):
+    """The pandas DataFrame :func:`show_table` shows."""
     import pandas as pd
 
     if hasattr(rows, "toPandas"):  # a Spark DataFrame
@@ -200,6 +204,4 @@ def show_table(rows, *, columns: Sequence[str] | None = None, max_chars: int = 1
         if missing:
             raise ValueError(f"columns {missing} are not in the table: {list(rows.columns)}")
         rows = rows[list(columns)]
-    shown = rows.apply(lambda col: col.map(lambda v: _cut(v, max_chars)))
-    _show(shown, TABLE_CLASS, title)
-    return shown
+    return rows.apply(lambda col: col.map(lambda v: _cut(v, max_chars)))

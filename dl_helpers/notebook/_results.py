@@ -25,9 +25,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def record(name: str, value: Any) -> Any:
-    """Record a named result (JSON-serialisable after numpy conversion) and return it; printed
-    only when ``DL_HELPERS_SHOW_RECORDS=1``."""
+def record(name: str, value: Any) -> None:
+    """Record a named result (JSON-serialisable after numpy conversion); printed only when
+    ``DL_HELPERS_SHOW_RECORDS=1``. Returns None, so that a cell ending in it shows nothing."""
     value = _jsonable(value)
     json.dumps(value)  # fail here, in the notebook, if the value cannot be stored
     if os.environ.get(SHOW_RECORDS_ENV) == "1":
@@ -40,7 +40,6 @@ def record(name: str, value: Any) -> Any:
         tmp = p.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
         tmp.replace(p)
-    return value
 
 
 def recorded(path: str | os.PathLike) -> dict[str, Any]:

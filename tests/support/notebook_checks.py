@@ -42,15 +42,19 @@ def check_rates(r: dict, approaches: set[str]) -> None:
 
 def check_for_readers(executed) -> None:
     """What a reader of the executed notebook sees: no ``[record]`` line (results go silently to
-    results.json unless DL_HELPERS_SHOW_RECORDS=1), at least one figure, the summary table, and
+    results.json unless DL_HELPERS_SHOW_RECORDS=1), no ``Out[]`` echo of a cell ending in
+    ``record`` or a view (shown once, not twice), at least one figure, the summary table, and
     the checks apart: a ``## Checks`` section after the summary."""
     nb = json.loads(Path(executed).read_text())
-    texts, kinds, summary_at, checks_at = [], set(), None, None
+    texts, kinds, summary_at, checks_at, echoed = [], set(), None, None, []
     for i, cell in enumerate(nb["cells"]):
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "markdown" and source.lstrip().startswith("## Checks"):
             checks_at = i if checks_at is None else checks_at
+        last = source.strip().splitlines()[-1] if source.strip() else ""
         for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result" and last.startswith(("record(", "show_")):
+                echoed.append(f"cell {i}: {last[:60]}")
             text = out.get("text", "")
             texts.append(text if isinstance(text, str) else "".join(text))
             for kind, value in out.get("data", {}).items():
@@ -63,6 +67,7 @@ def check_for_readers(executed) -> None:
     if os.environ.get("DL_HELPERS_SHOW_RECORDS") != "1":
         shown = [line for t in texts for line in t.splitlines() if "[record]" in line]
         assert not shown, f"[record] lines in the reader's output: {shown[:3]}"
+    assert not echoed, f"cells whose value is echoed under their output: {echoed}"
     assert "image/png" in kinds, "no figure (image/png output) in the executed notebook"
     assert summary_at is not None, "no summary table (show_summary) in the executed notebook"
     assert checks_at is not None, "no '## Checks' section: the checks belong apart, at the end"

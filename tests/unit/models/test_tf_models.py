@@ -14,8 +14,8 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tf_keras")
 pytest.importorskip("transformers")
 
-from dl_helpers.datasets import imdb_standin  # noqa: E402
 from dl_helpers.models import _tf as tm  # noqa: E402
+from dl_helpers.notebook._datasets import imdb_standin  # noqa: E402
 from dl_helpers.offline import OfflineDataWarning  # noqa: E402
 
 PREFIX = "translate English to French: "

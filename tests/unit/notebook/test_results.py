@@ -11,7 +11,7 @@ from dl_helpers.notebook import RESULTS_ENV, SHOW_RECORDS_ENV, make_output_dir, 
 def test_record_merges_and_converts_numpy(tmp_path, monkeypatch):
     path = tmp_path / "results.json"
     monkeypatch.setenv(RESULTS_ENV, str(path))
-    assert record("rows", np.int64(5)) == 5
+    assert record("rows", np.int64(5)) is None  # a cell ending in it shows nothing
     record("diff", np.float32(0.5))
     record("vec", np.arange(3))
     assert recorded(path) == {"rows": 5, "diff": 0.5, "vec": [0, 1, 2]}
@@ -109,6 +109,25 @@ def test_first_error_line_returns_the_line_that_says_why(spark, capsys):
     assert 0 < len(other) <= 300
     with pytest.raises(AssertionError, match="bad input was accepted"):
         first_error_line(spark.range(3).select(fails_on_three("id")), "bad value")
+
+
+def test_first_error_line_quiets_the_failed_tasks_logs_then_restores_them(spark):
+    from dl_helpers.notebook._checks import TASK_FAILURE_LOGGERS
+
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+
+    def levels():
+        return [str(log4j.LogManager.getLogger(n).getLevel()) for n in TASK_FAILURE_LOGGERS]
+
+    before, during = levels(), []
+
+    def job():
+        during.extend(levels())
+        raise RuntimeError("the reason")
+
+    assert first_error_line(job, "reason") == "the reason"
+    assert during == ["OFF"] * len(TASK_FAILURE_LOGGERS)
+    assert levels() == before and "OFF" not in before
 
 
 def test_first_error_line_runs_a_function_too():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dl_helpers.datasets._download import (
+from dl_helpers.notebook._datasets._download import (
     DownloadError,
     data_dir,
     fetch,

@@ -6,7 +6,7 @@
   the public base URLs of every data-set download, for air-gapped clusters with an internal
   copy of the files. The mirror holds each data set's files under the data set's folder name,
   with the public file names: ``<mirror>/<folder>/<file>`` (see :data:`MIRROR_LAYOUT` in
-  :mod:`dl_helpers.datasets`). Any URL scheme urllib reads works: ``http(s)://`` or
+  :mod:`dl_helpers.notebook`). Any URL scheme urllib reads works: ``http(s)://`` or
   ``file:///shared/mirror``.
 - A download goes to a temporary file in the cache folder and takes its final name only after
   it arrived whole (Content-Length matched, checksum if one is known) and its content parsed;

@@ -27,8 +27,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dl_helpers import datasets as ds
-from dl_helpers.datasets import _tables as tables
+from dl_helpers.notebook import _datasets as ds
+from dl_helpers.notebook._datasets import _tables as tables
 from dl_helpers.offline import OFFLINE_ENV, OfflineDataWarning
 
 

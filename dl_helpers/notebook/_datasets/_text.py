@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dl_helpers.datasets._download import data_dir, fetch_extracted, source_url
+from dl_helpers.notebook._datasets._download import data_dir, fetch_extracted, source_url
 from dl_helpers.offline import with_fallback
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"

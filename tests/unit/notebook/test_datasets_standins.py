@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dl_helpers import datasets as ds
-from dl_helpers.datasets import load_fashion_mnist, load_mnist
+from dl_helpers.notebook import _datasets as ds
+from dl_helpers.notebook import load_fashion_mnist, load_mnist
 from dl_helpers.offline import OfflineDataWarning
 
 COLUMNS = ds.CALIFORNIA_FEATURES + [ds.CALIFORNIA_TARGET]

@@ -1,17 +1,14 @@
-"""Data sets for the notebooks, each with an offline stand-in of the same schema.
+"""The notebooks' sample data sets, each with an offline stand-in of the same schema.
 
 Online, the real data set is downloaded from its public source, or the mirror that
 ``DL_HELPERS_DATA_MIRROR`` (or ``mirror=``) names, into ``DL_HELPERS_DATA_DIR``; offline, a
 stand-in built from data installed packages ship, with ``.offline`` True. Which one runs is the
-policy of :mod:`dl_helpers.offline`; the README describes the mirror's layout.
-
-Usage::
-
-    data = load_fashion_mnist(offline=offline)
-    print(data.source, data.offline, data.x_test.shape)
+policy of :mod:`dl_helpers.offline`; the README describes the mirror's layout. The loaders and
+what a notebook needs of them are public in :mod:`dl_helpers.notebook`; the rest (URLs,
+stand-in builders, file readers) stays here for the package and its tests.
 """
 
-from dl_helpers.datasets._download import (
+from dl_helpers.notebook._datasets._download import (
     CACHE_ENV,
     MIRROR_ENV,
     DownloadError,
@@ -19,7 +16,7 @@ from dl_helpers.datasets._download import (
     resolve_mirror,
     source_url,
 )
-from dl_helpers.datasets._images import (
+from dl_helpers.notebook._datasets._images import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_URL,
     FLOWER_CLASSES,
@@ -36,7 +33,7 @@ from dl_helpers.datasets._images import (
     load_mnist,
     read_idx,
 )
-from dl_helpers.datasets._tables import (
+from dl_helpers.notebook._datasets._tables import (
     CALIFORNIA_FEATURES,
     CALIFORNIA_RAW_COLUMNS,
     CALIFORNIA_ROWS,
@@ -54,7 +51,7 @@ from dl_helpers.datasets._tables import (
     load_petfinder_mini,
     petfinder_standin,
 )
-from dl_helpers.datasets._text import (
+from dl_helpers.notebook._datasets._text import (
     IMDB_CLASSES,
     IMDB_URL,
     NEG_WORDS,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dl_helpers.datasets._download import data_dir, fetch, source_url
+from dl_helpers.notebook._datasets._download import data_dir, fetch, source_url
 from dl_helpers.offline import with_fallback
 
 
