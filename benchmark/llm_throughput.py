@@ -131,10 +131,12 @@ def limit_round(pool, cores: int, prompts, args) -> tuple[float, list[str], list
 def dealt_frame(spark, prompts, cores: int):
     """(id, prompt) cached in ``cores`` partitions, prompt i in partition i % cores: the same
     shares as the limit's processes (hashing the ids splits a few dozen rows unevenly)."""
+    from dl_helpers.notebook import partition_sizes
+
     rows = spark.sparkContext.parallelize(list(enumerate(prompts)), cores)
     rows = rows.keyBy(lambda r: r[0] % cores).partitionBy(cores, lambda k: k).values()
     df = spark.createDataFrame(rows, "id long, prompt string").cache()
-    sizes = df.rdd.glom().map(len).collect()
+    sizes = partition_sizes(df)
     expected = [len(range(i, len(prompts), cores)) for i in range(cores)]
     if sizes != expected:
         raise RuntimeError(f"partition sizes {sizes}, expected the limit's shares {expected}")

@@ -116,33 +116,27 @@ def test_show_table_of_a_spark_frame(spark):
     assert len(shown) == 20 and shown.loc[3, "text"] == "text 3"
 
 
-def test_a_cell_ending_in_a_view_or_record_shows_it_once(tmp_path, monkeypatch):
+def test_a_cell_ending_in_a_view_or_record_shows_it_once(shell, tmp_path, monkeypatch):
     """In a real IPython shell, a cell whose last line is a view or ``record`` has no Out[]
     value: the reader sees the table or chart once, and nothing of ``record``."""
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython import get_ipython
 
     monkeypatch.setenv("DL_HELPERS_RESULTS", str(tmp_path / "r.json"))
-    ip = InteractiveShell.instance()
-    published, results = [], []
-    original = ip.display_pub.publish
-    ip.display_pub.publish = lambda data, metadata=None, **kw: published.append(data)
-    try:
-        ip.user_ns["RATES"] = RATES
-        for cell in [
-            "from dl_helpers.notebook import record, show_images, show_summary, show_table",
-            "show_summary(RATES, baseline='model alone')",
-            "show_table([{'a': 1}])",
-            "import numpy as np; show_images([np.zeros((4, 4))], ['zero'])",
-            "record('rows', 3)",
-        ]:
-            run = ip.run_cell(cell)
-            run.raise_error()
-            results.append(run.result)
-    finally:
-        ip.display_pub.publish = original
-        InteractiveShell.clear_instance()
+    ip = get_ipython()
+    ip.user_ns["RATES"] = RATES
+    results = []
+    for cell in [
+        "from dl_helpers.notebook import record, show_images, show_summary, show_table",
+        "show_summary(RATES, baseline='model alone')",
+        "show_table([{'a': 1}])",
+        "import numpy as np; show_images([np.zeros((4, 4))], ['zero'])",
+        "record('rows', 3)",
+    ]:
+        run = ip.run_cell(cell)
+        run.raise_error()
+        results.append(run.result)
     assert results == [None] * 5
-    assert [sorted(d) for d in published] == [
+    assert [sorted(d) for d in shell] == [
         ["text/html", "text/plain"],
         ["image/png", "text/plain"],
         ["text/html", "text/plain"],
