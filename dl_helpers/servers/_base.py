@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0  # SIGTERM -> clean server stop; after this, SIGKILL of the process group
 LOG_TAIL_LINES = 40
+DEATH_SETTLE_S = 2.0  # a request that failed on a dying server: how long to wait for it to exit
 _JVM_NAMES = ("java",)
 
 
@@ -283,15 +285,23 @@ class ServerInfo:
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"{self.protocol}://{host}:{self.port}"
 
-    def is_alive(self) -> bool:
-        return alive(self.pid, self.pid_start)
+    def is_alive(self, settle_s: float = 0.0) -> bool:
+        """Is the server process running? With ``settle_s``, a process seen running is watched
+        that long for exiting: a killed server's sockets close before all its processes end."""
+        deadline = time.monotonic() + settle_s
+        while alive(self.pid, self.pid_start):
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.05)
+        return False
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return log_tail(self.log_path, lines)
 
     def failure(self, what: str, model: str, cause: BaseException | None = None) -> ServerError:
-        """An error naming this server, its state and log tail (and the cause, if any)."""
-        state = "running" if self.is_alive() else "NOT running"
+        """An error naming this server, its state and log tail (and the cause, if any). After a
+        failed request (``cause``), a process still running is given a moment to exit first."""
+        state = "running" if self.is_alive(DEATH_SETTLE_S if cause else 0.0) else "NOT running"
         return ServerError(
             f"{self.kind} server for {self.executor_name} at {self.url} (model {model!r}): "
             f"{what}. Server process {self.pid} is {state}.\n--- server log {self.log_path} "

@@ -100,6 +100,43 @@ def test_library_path_fix_is_applied_once():
     assert library_path(None) == libdir
 
 
+def test_a_dying_server_is_reported_not_running():
+    """A killed server's sockets close before its last process ends: an error raised on the
+    closed connection waits for the process to exit before naming its state."""
+    import subprocess
+
+    from dl_helpers.servers._base import ServerInfo, proc_start
+
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.6), sys.exit(0)))\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        info = ServerInfo(
+            "k", "executor 0 on h", "h", proc.pid, proc_start(proc.pid), "http", "127.0.0.1",
+            1, ("m",), "/nonexistent.log", "/nonexistent",
+        )  # fmt: skip
+        started = time.monotonic()
+        assert info.is_alive(0.3)  # a live process: watched 0.3 s, still running
+        assert time.monotonic() - started >= 0.3
+        assert "Server process" in str(info.failure("busy", "m", OSError("timed out")))
+        assert f"Server process {proc.pid} is running" in str(info.failure("busy", "m"))
+        proc.terminate()  # exits 0.6 s later; the reaper below stands in for the launcher
+        reaper = threading.Thread(target=proc.wait, daemon=True)
+        reaper.start()
+        assert info.is_alive()  # still exiting
+        msg = str(info.failure("inference request failed", "m", ConnectionError("closed")))
+        assert f"Server process {proc.pid} is NOT running" in msg, msg
+        assert "ConnectionError: closed" in msg
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 # ---------------------------------------------------------------------------------------------
 # local mode
 
