@@ -159,12 +159,13 @@ def test_second_run_at_once_is_refused_naming_the_first(spark, tmp_path):
     )
     try:
         deadline = time.monotonic() + 240
+        lock_file = out / "_lock.json"
         # Hadoop's local file system creates the lock file, then writes it: wait for its content.
-        while not ((out / "_lock.json").exists() and (out / "_lock.json").read_text().strip()):
+        while not (lock_file.exists() and lock_file.read_text().strip()):
             assert proc.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the first run took no lock in time"
             time.sleep(0.05)
-        lock = json.loads((out / "_lock.json").read_text())
+        lock = json.loads(lock_file.read_text())
         t0 = time.monotonic()
         with pytest.raises(OutputLockedError) as refused:
             run_chunked(spark.read.parquet(src), transform, str(out), num_chunks=3)

@@ -100,12 +100,28 @@ def test_library_path_fix_is_applied_once():
     assert library_path(None) == libdir
 
 
+def _bogus_server() -> ServerInfo:
+    return ServerInfo(
+        executor="elsewhere/1@1.00",
+        executor_name="executor 9 on elsewhere (JVM pid 1)",
+        host="elsewhere",
+        pid=1,
+        pid_start=1.0,
+        protocol="http",
+        address="127.0.0.1",
+        port=1,
+        models=("affine",),
+        log_path="",
+        run_dir="",
+    )
+
+
 def test_a_dying_server_is_reported_not_running():
     """A killed server's sockets close before its last process ends: an error raised on the
     closed connection waits for the process to exit before naming its state."""
     import subprocess
 
-    from dl_helpers.servers._base import ServerInfo, proc_start
+    from dl_helpers.servers._base import proc_start
 
     code = (
         "import signal, sys, time\n"
@@ -116,10 +132,7 @@ def test_a_dying_server_is_reported_not_running():
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "up"
-        info = ServerInfo(
-            "k", "executor 0 on h", "h", proc.pid, proc_start(proc.pid), "http", "127.0.0.1",
-            1, ("m",), "/nonexistent.log", "/nonexistent",
-        )  # fmt: skip
+        info = dataclasses.replace(_bogus_server(), pid=proc.pid, pid_start=proc_start(proc.pid))
         started = time.monotonic()
         assert info.is_alive(0.3)  # a live process: watched 0.3 s, still running
         assert time.monotonic() - started >= 0.3
@@ -295,22 +308,6 @@ def test_server_killed_mid_job_fails_fast(spark, no_server_left, manager_kwargs,
         time.sleep(0.2)
     assert running(tree) == []
     assert not workspace.exists()  # a hard-killed server's workspace is removed by stop()
-
-
-def _bogus_server() -> ServerInfo:
-    return ServerInfo(
-        executor="elsewhere/1@1.00",
-        executor_name="executor 9 on elsewhere (JVM pid 1)",
-        host="elsewhere",
-        pid=1,
-        pid_start=1.0,
-        protocol="http",
-        address="127.0.0.1",
-        port=1,
-        models=("affine",),
-        log_path="",
-        run_dir="",
-    )
 
 
 @pytest.mark.spark
