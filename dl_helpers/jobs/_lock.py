@@ -52,6 +52,8 @@ def _owner(run_id: str) -> dict:
 
 
 def _describe(owner: dict) -> str:
+    if not owner:
+        return f"a run that cannot be named (its {LOCK_FILE} stays empty or unreadable)"
     return (
         f"run {owner.get('run')} (host {owner.get('host')}, pid {owner.get('pid')}, "
         f"since {owner.get('since')})"
@@ -110,11 +112,24 @@ def release(fs, run_id: str, remove_empty_folder: bool = False) -> None:
             fs.delete()
 
 
-def _read(fs) -> dict | None:
-    try:
-        return fs.read_json(LOCK_FILE)
-    except Exception:  # gone (released), or half-written by an object store
-        return None if not fs.exists(LOCK_FILE) else {}
+# How long a lock file that exists but does not parse is re-read: Hadoop's file systems (the local
+# one included) create the file, then write it, so a reader can see it empty for a moment.
+WRITING_WAIT_S = 2.0
+
+
+def _read(fs, wait_s: float = WRITING_WAIT_S) -> dict | None:
+    """The lock's owner, None if there is no lock, ``{}`` if the file stays unreadable (its
+    owner cannot be named) for ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return fs.read_json(LOCK_FILE)
+        except Exception:  # gone (released), or being written
+            if not fs.exists(LOCK_FILE):
+                return None
+            if time.monotonic() >= deadline:
+                return {}
+            time.sleep(0.05)
 
 
 def _locked_message(fs, held: dict) -> str:

@@ -184,6 +184,34 @@ def test_second_run_at_once_is_refused_naming_the_first(spark, tmp_path):
     check_output(spark, out, x)  # every id exactly once
 
 
+def test_a_lock_being_written_is_waited_for_and_its_owner_named(spark, tmp_path):
+    """Hadoop's file systems create the lock file, then write it: a second run that reads it in
+    between waits for the content instead of refusing without naming the first run."""
+    import threading
+
+    from dl_helpers.jobs import OutputLockedError
+
+    src, _ = write_input(tmp_path / "input.parquet", n=100, files=1)
+    out = tmp_path / "output"
+    out.mkdir()
+    lock_file = out / "_lock.json"
+    lock_file.write_text("")  # created, not yet written
+    lock = {"host": "another-node", "pid": 4242, "run": "first", "since": "2026-01-01T00:00:00"}
+    writer = threading.Timer(0.5, lambda: lock_file.write_text(json.dumps(lock)))
+    writer.start()
+    try:
+        with pytest.raises(OutputLockedError, match="run first \\(host another-node, pid 4242"):
+            run_chunked(spark.read.parquet(src), transform, str(out), num_chunks=2)
+    finally:
+        writer.cancel()
+    assert json.loads(lock_file.read_text()) == lock  # left as it was
+    # One that stays empty (its run died between the two steps) is refused, saying so.
+    lock_file.write_text("")
+    with pytest.raises(OutputLockedError, match="cannot be named .*_lock.json stays empty"):
+        run_chunked(spark.read.parquet(src), transform, str(out), num_chunks=2)
+    assert lock_file.read_text() == "" and not (out / "_plan.json").exists()
+
+
 def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
