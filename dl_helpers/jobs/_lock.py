@@ -117,10 +117,10 @@ def release(fs, run_id: str, remove_empty_folder: bool = False) -> None:
 WRITING_WAIT_S = 2.0
 
 
-def _read(fs, wait_s: float = WRITING_WAIT_S) -> dict | None:
+def _read(fs) -> dict | None:
     """The lock's owner, None if there is no lock, ``{}`` if the file stays unreadable (its
-    owner cannot be named) for ``wait_s``."""
-    deadline = time.monotonic() + wait_s
+    owner cannot be named) for ``WRITING_WAIT_S``."""
+    deadline = time.monotonic() + WRITING_WAIT_S
     while True:
         try:
             return fs.read_json(LOCK_FILE)
